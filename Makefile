@@ -1,0 +1,45 @@
+# Lookout: `make run` serves the dashboard with embedded defaults; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+CONCURRENCY ?= 2
+
+.PHONY: install system-deps run worker beat test test-fast lint vendor clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalled whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -U pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+system-deps:
+	@sh scripts/system-deps.sh
+
+install: system-deps $(VENV)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py bootstrap
+	$(BIN)/python -m daphne -b $(HOST) -p $(PORT) project.asgi:application
+
+worker: install
+	$(BIN)/celery -A project worker -l INFO --concurrency=$(CONCURRENCY) -B -s var/celerybeat-schedule
+
+test: install
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not browser"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) var/staticfiles

@@ -1,0 +1,257 @@
+"""The data that crosses between agent_core and its host: specs, configs, events, results, hooks, control.
+
+Everything here is plain Python (frozen dataclasses and protocols) so the Django side, the CLI and the
+tests can all drive the agent without agent_core knowing who they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+
+class Engine(StrEnum):
+    DOM = "dom"
+    CUA = "cua"
+
+
+class ArtifactKind(StrEnum):
+    SCREENSHOT_LLM = "screenshot_llm"
+    SCREENSHOT_ACTION = "screenshot_action"
+    SCREENSHOT_FINAL = "screenshot_final"
+    HTML_SCRAPE = "html_scrape"
+    HTML_ACTION = "html_action"
+    ELEMENT_TREE_FULL = "element_tree_full"
+    ELEMENT_TREE_PROMPT = "element_tree_prompt"
+    LLM_PROMPT = "llm_prompt"
+    LLM_REQUEST = "llm_request"
+    LLM_RESPONSE = "llm_response"
+    RECORDING = "recording"
+    TRACE = "trace"
+    HAR = "har"
+    DOWNLOAD = "download"
+
+
+class RunStatus(StrEnum):
+    """How a run ended, as the agent sees it (the host maps these onto its task statuses)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What to do. Validated by `agent_core.runner.validate_spec` before a run starts."""
+
+    url: str
+    navigation_goal: str = ""
+    data_extraction_goal: str = ""
+    navigation_payload: Any = None
+    extracted_information_schema: dict[str, Any] | None = None
+    error_code_mapping: dict[str, str] = field(default_factory=dict)
+    engine: Engine = Engine.DOM
+    max_steps: int = 10
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class BrowserConfig:
+    executable_path: str | None = None  # None: auto-detect the system Chromium
+    headless: bool = True
+    viewport_width: int = 1280
+    viewport_height: int = 800
+    user_agent: str | None = None
+    proxy: str | None = None  # e.g. "http://127.0.0.1:3128"
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    downloads_dir: str | None = None
+    navigation_timeout_ms: int = 30_000
+    action_timeout_ms: int = 5_000
+    # Recording (video / trace / HAR): directories the session writes into; None turns each off.
+    video_dir: str | None = None
+    har_path: str | None = None
+    trace: bool = False
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    api_key: str = ""
+    base_url: str | None = None
+    model: str = "gpt-4o"  # dom engine step model
+    extraction_model: str | None = None  # None: same as model
+    cua_model: str = "computer-use-preview"
+    timeout_s: float = 60.0
+    max_retries: int = 3
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    max_steps: int = 25  # hard cap; a task's own max_steps is bounded by this
+    max_retries_per_step: int = 3
+    history_window: int = 10  # earlier actions shown to the model
+    image_retention: int = 3  # cua: screenshots kept when history is replayed
+    screenshot_quality: int = 80
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    model: str = ""
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            model=self.model or other.model,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """Identifies a step: `order` counts steps from 1; a retried step keeps its order, bumps retry_index."""
+
+    order: int
+    retry_index: int = 0
+
+
+@dataclass(frozen=True)
+class SafetyCheck:
+    id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    success: bool
+    error: str | None = None
+    data: Any = None
+    navigated: bool = False
+    duration_ms: float = 0.0
+
+
+# ---- events handed to RunHooks -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    step: StepRef
+    url: str
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    step: StepRef
+    success: bool
+    error: str | None = None
+    usage: Usage = Usage()
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArtifactOut:
+    kind: ArtifactKind
+    data: bytes
+    content_type: str
+    name: str
+    step: StepRef | None = None
+    action_index: int | None = None
+
+
+@dataclass(frozen=True)
+class LLMDelta:
+    step: StepRef
+    text: str
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    step: StepRef
+    parsed: dict[str, Any] | None
+    raw: str
+    usage: Usage = Usage()
+
+
+@dataclass(frozen=True)
+class ActionStarted:
+    step: StepRef
+    index: int
+    action: dict[str, Any]  # action_type, element_id, reasoning and the type's own parameters
+
+
+@dataclass(frozen=True)
+class ActionFinished:
+    step: StepRef
+    index: int
+    action: dict[str, Any]
+    result: ActionResult
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A live-view JPEG from the CDP screencast: lossy, never stored."""
+
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: RunStatus
+    failure_reason: str | None = None
+    extracted_information: Any = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage = Usage()
+    steps: int = 0
+
+
+class RunHooks:
+    """Callbacks the run loop awaits for everything the dashboard shows. All no-ops by default.
+
+    Hooks must be quick: the agent awaits them in line. `frame` in particular is called from the
+    screencast and must never block (drop frames rather than queue them).
+    """
+
+    async def step_started(self, event: StepStarted) -> None: ...
+
+    async def step_finished(self, event: StepFinished) -> None: ...
+
+    async def artifact(self, event: ArtifactOut) -> None: ...
+
+    async def llm_delta(self, event: LLMDelta) -> None: ...
+
+    async def llm_response(self, event: LLMResponse) -> None: ...
+
+    async def action_started(self, event: ActionStarted) -> None: ...
+
+    async def action_finished(self, event: ActionFinished) -> None: ...
+
+    async def frame(self, event: Frame) -> None: ...
+
+
+@runtime_checkable
+class Control(Protocol):
+    """The operator's hand on a run (see agent_core.control.LocalControl for the reference implementation)."""
+
+    async def checkpoint(self) -> None:
+        """Return at once when running; block while paused; raise RunTerminatedError when terminated,
+        RetryStepRequested when an operator asked to redo the current step."""
+        ...
+
+    async def approve(self, checks: list[SafetyCheck]) -> bool:
+        """Wait for an operator's decision on safety checks: True approved, False denied.
+        Raises RunTerminatedError if the run is terminated while waiting."""
+        ...
+
+    async def wait_terminated(self) -> str:
+        """Return the reason once the run is terminated (used to cancel an in-flight model call)."""
+        ...

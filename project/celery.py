@@ -1,0 +1,11 @@
+"""The Celery app: Redis broker from settings, jobs discovered in each app's `jobs` module."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
+
+app = Celery("lookout")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(related_name="jobs")

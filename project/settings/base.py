@@ -1,0 +1,185 @@
+"""All of Lookout's settings, read from the environment with embedded defaults (see README: Configuration)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from project.settings.env import ConfigError, env, persistent_secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env.str("LOOKOUT_VAR_DIR", default=str(BASE_DIR / "var")))
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ConfigError("SECRET_KEY must be set when DEBUG=0 (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    SECRET_KEY = persistent_secret(VAR_DIR / "secret_key")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+for origin in CSRF_TRUSTED_ORIGINS:
+    if not origin.startswith(("http://", "https://")):
+        raise ConfigError(f"CSRF_TRUSTED_ORIGINS entries need a scheme, e.g. https://{origin} (got {origin!r})")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "tasks_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tasks_app.context_processors.lookout",
+            ],
+        },
+    },
+]
+
+# ---- database: SQLite under var/ unless DATABASE_URL is set --------------------------------
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASE_URL = env.str("DATABASE_URL", default="")
+try:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{VAR_DIR / 'lookout.sqlite3'}")}
+except Exception as exc:  # django-environ raises several types for a bad URL
+    raise ConfigError(f"DATABASE_URL is not a database URL Lookout understands: {exc}") from exc
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout let the in-process runner write while pages read.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---- Redis: channel layer, Celery broker and cache when REDIS_URL is set -------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix:// (got {REDIS_URL!r})")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# "inprocess": runs execute on the ASGI server's own event loop (embedded default).
+# "celery": runs are queued to Celery workers (`make worker`); needs REDIS_URL.
+LOOKOUT_RUNNER = env.str("LOOKOUT_RUNNER", default="celery" if REDIS_URL else "inprocess")
+if LOOKOUT_RUNNER not in ("inprocess", "celery"):
+    raise ConfigError(f"LOOKOUT_RUNNER must be 'inprocess' or 'celery' (got {LOOKOUT_RUNNER!r})")
+if LOOKOUT_RUNNER == "celery" and not REDIS_URL:
+    raise ConfigError("LOOKOUT_RUNNER=celery needs REDIS_URL (the Celery broker and channel layer)")
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("LOOKOUT_VISIBILITY_TIMEOUT", default=3600)}
+
+# ---- auth, i18n, static, artifacts ---------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+MEDIA_ROOT = Path(env.str("LOOKOUT_ARTIFACTS_DIR", default=str(VAR_DIR / "artifacts")))
+MEDIA_URL = "/artifacts/"  # never served directly: artifacts go through an org-checked view
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Serve static files straight from the app folders in every mode: no collectstatic step to forget.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+
+# ---- REST API ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Lookout API",
+    "DESCRIPTION": "Create, watch and control LLM browser-agent runs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# ---- the agent -----------------------------------------------------------------------------
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+LOOKOUT_MODEL = env.str("LOOKOUT_MODEL", default="gpt-4o")
+LOOKOUT_EXTRACTION_MODEL = env.str("LOOKOUT_EXTRACTION_MODEL", default="") or None
+LOOKOUT_CUA_MODEL = env.str("LOOKOUT_CUA_MODEL", default="computer-use-preview")
+LOOKOUT_LLM_TIMEOUT = env.float("LOOKOUT_LLM_TIMEOUT", default=60.0)
+LOOKOUT_CHROMIUM = env.str("LOOKOUT_CHROMIUM", default="") or shutil.which("chromium") or None
+LOOKOUT_HEADLESS = env.bool("LOOKOUT_HEADLESS", default=True)
+LOOKOUT_DEFAULT_MAX_STEPS = env.int("LOOKOUT_DEFAULT_MAX_STEPS", default=10)
+LOOKOUT_HEARTBEAT_SECONDS = env.float("LOOKOUT_HEARTBEAT_SECONDS", default=5.0)
+LOOKOUT_STALE_AFTER_SECONDS = env.float("LOOKOUT_STALE_AFTER_SECONDS", default=30.0)
+LOOKOUT_REQUEUE_LOST_RUNS = env.bool("LOOKOUT_REQUEUE_LOST_RUNS", default=False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,335 @@
+"""Django admin, scoped per organization.
+
+Superusers see everything. A staff user who is an *admin member* of organizations sees and edits only
+those organizations' members, API keys, limits, tasks, steps and artifacts; every queryset, filter,
+foreign-key choice and autocomplete goes through `admin_org_ids`, so nothing of another organization
+shows or can be pointed at. Task actions call the same services as the dashboard and the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tasks_app import services
+from tasks_app.errors import LookoutError
+from tasks_app.models import (
+    Action,
+    ApiKey,
+    Artifact,
+    Membership,
+    Organization,
+    Step,
+    Task,
+    TaskEvent,
+    WebhookDelivery,
+)
+
+User = get_user_model()
+
+
+def admin_org_ids(request: HttpRequest) -> set[int]:
+    """Organizations the user administers (cached on the request)."""
+    cached = getattr(request, "_lookout_admin_orgs", None)
+    if cached is None:
+        cached = set(
+            Membership.objects.filter(user=request.user, role=Membership.Role.ADMIN).values_list(
+                "organization_id", flat=True
+            )
+        )
+        request._lookout_admin_orgs = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def is_org_admin(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_staff and admin_org_ids(request))
+
+
+class OrgScopedAdmin(admin.ModelAdmin):
+    """Base for every model admin: `org_path` is the lookup from the model to its Organization."""
+
+    org_path = "organization"
+    read_only = False  # views only for org admins (and no add/delete)
+
+    def _org_of(self, obj: Any) -> int | None:
+        value: Any = obj
+        for part in self.org_path.split("__"):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return value.pk if isinstance(value, Organization) else value
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.org_path}__in": admin_org_ids(request)}).distinct()
+
+    def _allowed(self, request: HttpRequest, obj: Any = None) -> bool:
+        if request.user.is_superuser:
+            return True
+        if not is_org_admin(request):
+            return False
+        return obj is None or self._org_of(obj) in admin_org_ids(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if self.read_only and not request.user.is_superuser:
+            return False
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        if self.read_only and not request.user.is_superuser:
+            return False
+        return self._allowed(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if self.read_only and not request.user.is_superuser:
+            return False
+        return self._allowed(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if not request.user.is_superuser:
+            orgs = admin_org_ids(request)
+            model = db_field.related_model
+            if model is Organization:
+                kwargs["queryset"] = Organization.objects.filter(pk__in=orgs)
+            elif model is Task:
+                kwargs["queryset"] = Task.objects.filter(organization__in=orgs)
+            elif model is Step:
+                kwargs["queryset"] = Step.objects.filter(task__organization__in=orgs)
+            elif model is User:
+                kwargs["queryset"] = User.objects.filter(memberships__organization__in=orgs).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # RelatedOnlyFieldListFilter lists only organizations present in the (scoped) queryset.
+        return [
+            (f, admin.RelatedOnlyFieldListFilter) if f == "organization" else f for f in super().get_list_filter(request)
+        ]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(OrgScopedAdmin):
+    org_path = "pk"
+    list_display = ["name", "slug", "max_steps_per_run", "max_retries_per_step", "record_runs", "created_at"]
+    search_fields = ["name", "slug"]
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = admin.ModelAdmin.get_queryset(self, request)
+        return qs if request.user.is_superuser else qs.filter(pk__in=admin_org_ids(request))
+
+    def _org_of(self, obj: Any) -> int | None:
+        return obj.pk
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if request.user.is_superuser else ("slug",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(Membership)
+class MembershipAdmin(OrgScopedAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["organization", "role"]
+    search_fields = ["user__username", "user__email"]
+    autocomplete_fields = ["user"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.role == Membership.Role.ADMIN and not obj.user.is_staff:
+            obj.user.is_staff = True
+            obj.user.save(update_fields=["is_staff"])
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(OrgScopedAdmin):
+    list_display = ["name", "prefix", "organization", "role", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["organization", "role"]
+    search_fields = ["name", "prefix"]
+    fields = ["organization", "name", "role", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_keys"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fixed = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+        return fixed + (["organization"] if obj is not None else [])
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, raw = services.create_api_key(
+            organization=obj.organization, name=obj.name, role=obj.role, created_by=request.user
+        )
+        obj.pk, obj.prefix, obj.hashed_key = key.pk, key.prefix, key.hashed_key
+        messages.warning(request, f"New API key (copy it now, it is not shown again): {raw}")
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            services.revoke_api_key(api_key=key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+class StepInline(admin.TabularInline):
+    model = Step
+    extra = 0
+    can_delete = False
+    fields = ["order", "retry_index", "status", "error", "input_tokens", "output_tokens", "started_at", "finished_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Task)
+class TaskAdmin(OrgScopedAdmin):
+    list_display = ["__str__", "organization", "status", "engine", "created_by", "created_at", "finished_at"]
+    list_filter = ["organization", "status", "engine"]
+    search_fields = ["title", "url", "navigation_goal"]
+    date_hierarchy = "created_at"
+    inlines = [StepInline]
+    actions = ["pause", "resume", "terminate", "cancel", "retry"]
+    readonly_fields = [
+        "id", "organization", "created_by", "status", "failure_reason", "extracted_information", "errors",
+        "input_tokens", "output_tokens", "cost", "retry_of", "worker", "heartbeat_at", "created_at",
+        "queued_at", "started_at", "finished_at", "pending_safety_checks", "last_event_seq",
+    ]
+    exclude = ["retry_step_requested", "requeue_count"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # tasks are created from the dashboard, the API or run_task
+
+    def _control(self, request: HttpRequest, queryset: QuerySet[Task], service: Any, verb: str) -> None:
+        done, failed = 0, []
+        for task in queryset.select_related("organization"):
+            try:
+                service(task=task, by=request.user)
+                done += 1
+            except LookoutError as exc:
+                failed.append(f"{task}: {exc.message}")
+        if done:
+            self.message_user(request, f"{verb}: {done} task(s).", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description="Pause selected runs")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        self._control(request, queryset, services.pause_task, "Paused")
+
+    @admin.action(description="Resume selected runs")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        self._control(request, queryset, services.resume_task, "Resumed")
+
+    @admin.action(description="Terminate selected runs")
+    def terminate(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        self._control(request, queryset, services.terminate_task, "Terminated")
+
+    @admin.action(description="Cancel selected tasks")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        self._control(request, queryset, services.cancel_task, "Canceled")
+
+    @admin.action(description="Retry selected tasks")
+    def retry(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        self._control(request, queryset, services.retry_task, "Retried")
+
+
+class ActionInline(admin.TabularInline):
+    model = Action
+    extra = 0
+    can_delete = False
+    fields = ["index", "action_type", "element_id", "reasoning", "success", "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Step)
+class StepAdmin(OrgScopedAdmin):
+    org_path = "task__organization"
+    read_only = True
+    list_display = ["__str__", "status", "input_tokens", "output_tokens", "started_at"]
+    list_filter = ["status"]
+    inlines = [ActionInline]
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(OrgScopedAdmin):
+    org_path = "task__organization"
+    read_only = True
+    list_display = ["name", "kind", "task", "size", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+
+
+@admin.register(TaskEvent)
+class TaskEventAdmin(OrgScopedAdmin):
+    org_path = "task__organization"
+    read_only = True
+    list_display = ["task", "seq", "type", "created_at"]
+    list_filter = ["type"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(OrgScopedAdmin):
+    org_path = "task__organization"
+    read_only = True
+    list_display = ["task", "url", "attempt", "status_code", "succeeded", "created_at"]
+    list_filter = ["succeeded"]
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ScopedUserAdmin(DjangoUserAdmin):
+    """Org admins see the users of their organizations (for memberships and autocomplete), nothing more;
+    they cannot grant superuser or change other users' permissions."""
+
+    search_fields = ["username", "email", "first_name", "last_name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(memberships__organization__in=admin_org_ids(request)).distinct()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or is_org_admin(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if request.user.is_superuser:
+            return True
+        return is_org_admin(request) and (obj is None or self.get_queryset(request).filter(pk=obj.pk).exists())
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser

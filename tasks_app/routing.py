@@ -1,0 +1,10 @@
+"""Websocket URL routes."""
+
+from django.urls import path
+
+from tasks_app import consumers
+
+websocket_urlpatterns = [
+    path("ws/tasks/<uuid:task_id>/", consumers.TimelineConsumer.as_asgi()),
+    path("ws/tasks/<uuid:task_id>/frames/", consumers.FramesConsumer.as_asgi()),
+]

@@ -1,0 +1,44 @@
+"""Every write Lookout makes goes through these services (re-exported here for convenience)."""
+
+from tasks_app.services.api_keys import create_api_key, resolve_api_key, revoke_api_key
+from tasks_app.services.events import record_event
+from tasks_app.services.organizations import bootstrap_first_run, create_organization
+from tasks_app.services.tasks import (
+    Actor,
+    approve_safety_checks,
+    cancel_task,
+    claim_task,
+    create_task,
+    deny_safety_checks,
+    enqueue_task,
+    finish_task,
+    pause_task,
+    request_approval,
+    resume_task,
+    retry_step,
+    retry_task,
+    terminate_task,
+)
+
+__all__ = [
+    "Actor",
+    "approve_safety_checks",
+    "bootstrap_first_run",
+    "cancel_task",
+    "claim_task",
+    "create_api_key",
+    "create_organization",
+    "create_task",
+    "deny_safety_checks",
+    "enqueue_task",
+    "finish_task",
+    "pause_task",
+    "record_event",
+    "request_approval",
+    "resolve_api_key",
+    "resume_task",
+    "retry_step",
+    "retry_task",
+    "revoke_api_key",
+    "terminate_task",
+]

@@ -1,0 +1,367 @@
+"""The task state machine: creation, queueing, claiming, operator controls and finishing.
+
+Every transition is one conditional UPDATE (`... WHERE status IN (allowed)`), so two operators, or an
+operator and a worker, racing on the same task cannot both win: the loser gets a TaskStateError.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+
+from tasks_app.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, TaskStateError
+from tasks_app.models import ApiKey, Membership, Organization, Task
+from tasks_app.services.events import record_event
+
+S = Task.Status
+# Allowed transitions: from-status -> the statuses it may move to.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.CREATED: frozenset({S.QUEUED, S.CANCELED}),
+    S.QUEUED: frozenset({S.RUNNING, S.CANCELED}),
+    S.RUNNING: frozenset({S.PAUSED, S.AWAITING_APPROVAL, S.COMPLETED, S.FAILED, S.TERMINATED, S.TIMED_OUT, S.QUEUED}),
+    S.PAUSED: frozenset({S.RUNNING, S.TERMINATED, S.FAILED, S.TIMED_OUT, S.QUEUED}),
+    S.AWAITING_APPROVAL: frozenset({S.RUNNING, S.TERMINATED, S.FAILED, S.TIMED_OUT, S.QUEUED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.TERMINATED: frozenset(),
+    S.CANCELED: frozenset(),
+    S.TIMED_OUT: frozenset(),
+}
+
+# Who is acting: a dashboard/admin user, an API key, or None for the system (worker, sweeper).
+Actor = AbstractBaseUser | AnonymousUser | ApiKey | None
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def sources_of(target: str) -> frozenset[str]:
+    return frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
+
+
+def role_of(*, organization: Organization, actor: Actor) -> str | None:
+    """The actor's role in the organization; "system" for None; None when not a member."""
+    if actor is None:
+        return "system"
+    if isinstance(actor, ApiKey):
+        return actor.role if actor.organization_id == organization.pk and actor.is_active else None
+    if not actor.is_authenticated:
+        return None
+    if getattr(actor, "is_superuser", False):
+        return Membership.Role.ADMIN
+    return (
+        Membership.objects.filter(user=actor, organization=organization).values_list("role", flat=True).first()
+    )
+
+
+def ensure_can_control(*, organization: Organization, actor: Actor) -> None:
+    role = role_of(organization=organization, actor=actor)
+    if role is None:
+        raise NotFoundError("task not found")
+    if role == Membership.Role.VIEWER:
+        raise PermissionDeniedError("viewers cannot control runs; ask an organization admin for the operator role")
+
+
+def actor_label(actor: Actor) -> str:
+    if actor is None:
+        return "system"
+    if isinstance(actor, ApiKey):
+        return f"api key {actor.name}"
+    return str(getattr(actor, "username", "") or "user")
+
+
+def _transition(
+    task: Task, *, to: str, verb: str, fields: dict[str, Any] | None = None, event_data: dict[str, Any] | None = None
+) -> Task:
+    """Move `task` to `to` if its current status allows it; raise TaskStateError otherwise."""
+    fields = dict(fields or {})
+    if to in Task.FINAL_STATUSES:
+        fields.setdefault("finished_at", timezone.now())
+    with transaction.atomic():
+        updated = Task.objects.filter(pk=task.pk, status__in=sources_of(to)).update(status=to, **fields)
+        if not updated:
+            current = Task.objects.filter(pk=task.pk).values_list("status", flat=True).first()
+            if current is None:
+                raise NotFoundError("task not found")
+            raise TaskStateError(
+                f"cannot {verb} a task that is {current.replace('_', ' ')}",
+                extra={"task_id": str(task.pk), "status": current, "wanted": to},
+            )
+        task.refresh_from_db()
+        record_event(
+            task_id=task.pk,
+            type="task.status",
+            data={"status": task.status, "failure_reason": task.failure_reason, **(event_data or {})},
+        )
+    return task
+
+
+# ---- creation -------------------------------------------------------------------------------
+
+
+def validate_task_request(*, organization: Organization, request: dict[str, Any]) -> dict[str, Any]:
+    """Check a task request and return it normalised. Raises InvalidRequestError naming the field."""
+    from urllib.parse import urlparse
+
+    url = str(request.get("url") or "").strip()
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidRequestError(f"url must be an http(s) URL with a host (got {url!r})", field="url")
+    request["url"] = url
+    if not (request.get("navigation_goal") or request.get("data_extraction_goal")):
+        raise InvalidRequestError(
+            "give a navigation_goal, a data_extraction_goal or both", field="navigation_goal"
+        )
+    schema = request.get("extracted_information_schema")
+    if schema is not None:
+        if not isinstance(schema, dict):
+            raise InvalidRequestError("extracted_information_schema must be a JSON object", field="extracted_information_schema")
+        try:
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise InvalidRequestError(
+                f"extracted_information_schema is not a valid JSON Schema: {exc.message}",
+                field="extracted_information_schema",
+            ) from exc
+    payload = request.get("navigation_payload")
+    if payload is not None and len(json.dumps(payload)) > MAX_PAYLOAD_BYTES:
+        raise InvalidRequestError(
+            f"navigation_payload is larger than {MAX_PAYLOAD_BYTES // 1024} KiB", field="navigation_payload"
+        )
+    mapping = request.get("error_code_mapping")
+    if mapping is not None and (
+        not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+    ):
+        raise InvalidRequestError(
+            "error_code_mapping must map error codes to descriptions (strings)", field="error_code_mapping"
+        )
+    engine = request.get("engine") or Task.Engine.DOM
+    if engine not in Task.Engine.values:
+        raise InvalidRequestError(f"engine must be one of {', '.join(Task.Engine.values)}", field="engine")
+    request["engine"] = engine
+    max_steps = request.get("max_steps")
+    if max_steps is None:
+        from django.conf import settings
+
+        max_steps = min(settings.LOOKOUT_DEFAULT_MAX_STEPS, organization.max_steps_per_run)
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
+        raise InvalidRequestError("max_steps must be a positive integer", field="max_steps")
+    if max_steps > organization.max_steps_per_run:
+        raise InvalidRequestError(
+            f"max_steps is limited to {organization.max_steps_per_run} in this organization", field="max_steps"
+        )
+    request["max_steps"] = max_steps
+    webhook = str(request.get("webhook_callback_url") or "").strip()
+    if webhook:
+        wp = urlparse(webhook)
+        if wp.scheme not in ("http", "https") or not wp.netloc:
+            raise InvalidRequestError("webhook_callback_url must be an http(s) URL", field="webhook_callback_url")
+    request["webhook_callback_url"] = webhook
+    return request
+
+
+REQUEST_FIELDS = (
+    "url",
+    "title",
+    "navigation_goal",
+    "data_extraction_goal",
+    "navigation_payload",
+    "extracted_information_schema",
+    "error_code_mapping",
+    "webhook_callback_url",
+    "engine",
+    "model",
+    "max_steps",
+)
+
+
+def create_task(
+    *, organization: Organization, created_by: Actor = None, start: bool = True, retry_of: Task | None = None, **request: Any
+) -> Task:
+    """Validate and store a task; with start=True it is queued and dispatched after commit."""
+    unknown = set(request) - set(REQUEST_FIELDS)
+    if unknown:
+        raise InvalidRequestError(f"unknown task fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    if created_by is not None:
+        ensure_can_control(organization=organization, actor=created_by)
+    request = validate_task_request(organization=organization, request=dict(request))
+    user = created_by if isinstance(created_by, AbstractBaseUser) else None
+    if isinstance(created_by, ApiKey):
+        user = created_by.created_by
+    with transaction.atomic():
+        task = Task.objects.create(
+            organization=organization,
+            created_by=user,
+            retry_of=retry_of,
+            **{k: v for k, v in request.items() if v is not None},
+        )
+        record_event(task_id=task.pk, type="task.status", data={"status": task.status, "failure_reason": ""})
+        if start:
+            enqueue_task(task=task)
+    return task
+
+
+def enqueue_task(*, task: Task) -> Task:
+    """created -> queued, then hand the task to the configured runner once the transaction commits."""
+    task = _transition(task, to=S.QUEUED, verb="queue", fields={"queued_at": timezone.now()})
+    task_id = task.pk
+    transaction.on_commit(lambda: _dispatch(task_id))
+    return task
+
+
+def _dispatch(task_id: Any) -> None:
+    from tasks_app import runners
+
+    runners.dispatch(task_id)
+
+
+def claim_task(*, task_id: Any, worker: str) -> Task | None:
+    """queued -> running for exactly one worker. Returns None if someone else has it or it was canceled."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Task.objects.filter(pk=task_id, status=S.QUEUED).update(
+            status=S.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+        )
+        if not claimed:
+            return None
+        task = Task.objects.select_related("organization").get(pk=task_id)
+        record_event(task_id=task_id, type="task.status", data={"status": task.status, "failure_reason": ""})
+    return task
+
+
+# ---- operator controls --------------------------------------------------------------------
+
+
+def pause_task(*, task: Task, by: Actor) -> Task:
+    """running -> paused. The run stops at its next checkpoint; the browser stays open."""
+    ensure_can_control(organization=task.organization, actor=by)
+    return _transition(task, to=S.PAUSED, verb="pause", event_data={"by": actor_label(by)})
+
+
+def resume_task(*, task: Task, by: Actor) -> Task:
+    """paused -> running, from the page as it is."""
+    ensure_can_control(organization=task.organization, actor=by)
+    return _transition(task, to=S.RUNNING, verb="resume", event_data={"by": actor_label(by)})
+
+
+def retry_step(*, task: Task, by: Actor) -> Task:
+    """On a paused run: drop the current plan, resume, and ask the model again from the current page."""
+    ensure_can_control(organization=task.organization, actor=by)
+    if task.status != S.PAUSED:
+        current = Task.objects.filter(pk=task.pk).values_list("status", flat=True).first()
+        if current != S.PAUSED:
+            raise TaskStateError(f"retry step needs a paused run; this one is {str(current).replace('_', ' ')}")
+    return _transition(
+        task,
+        to=S.RUNNING,
+        verb="retry the step of",
+        fields={"retry_step_requested": True},
+        event_data={"by": actor_label(by), "retry_step": True},
+    )
+
+
+def terminate_task(*, task: Task, by: Actor, reason: str = "") -> Task:
+    """Stop a running, paused or waiting run as soon as possible. Final artifacts are kept."""
+    ensure_can_control(organization=task.organization, actor=by)
+    reason = reason or f"terminated by {actor_label(by)}"
+    return _transition(task, to=S.TERMINATED, verb="terminate", fields={"failure_reason": reason})
+
+
+def cancel_task(*, task: Task, by: Actor) -> Task:
+    """created/queued -> canceled: the task never runs (a worker that receives it later leaves it alone)."""
+    ensure_can_control(organization=task.organization, actor=by)
+    return _transition(
+        task, to=S.CANCELED, verb="cancel", fields={"failure_reason": f"canceled by {actor_label(by)}"}
+    )
+
+
+def retry_task(*, task: Task, by: Actor) -> Task:
+    """A new task with the same request, linked by retry_of. Only for finished tasks."""
+    ensure_can_control(organization=task.organization, actor=by)
+    task.refresh_from_db(fields=["status"])
+    if not task.is_final:
+        raise TaskStateError(f"only a finished task can be retried; this one is {task.status.replace('_', ' ')}")
+    request = {field: getattr(task, field) for field in REQUEST_FIELDS}
+    request["max_steps"] = min(request["max_steps"], task.organization.max_steps_per_run)
+    return create_task(organization=task.organization, created_by=by, retry_of=task, **request)
+
+
+def request_approval(*, task: Task, checks: list[dict[str, str]]) -> Task:
+    """Worker side: running -> awaiting_approval with the model's pending safety checks."""
+    with transaction.atomic():
+        task = _transition(
+            task, to=S.AWAITING_APPROVAL, verb="ask approval for", fields={"pending_safety_checks": checks}
+        )
+        record_event(task_id=task.pk, type="approval.pending", data={"checks": checks})
+    return task
+
+
+def approve_safety_checks(*, task: Task, by: Actor) -> Task:
+    """awaiting_approval -> running; the worker runs the held action and acknowledges the checks."""
+    ensure_can_control(organization=task.organization, actor=by)
+    with transaction.atomic():
+        checks = Task.objects.filter(pk=task.pk).values_list("pending_safety_checks", flat=True).first()
+        task = _transition(task, to=S.RUNNING, verb="approve", fields={"pending_safety_checks": []})
+        record_event(
+            task_id=task.pk,
+            type="approval.resolved",
+            data={"approved": True, "checks": checks or [], "by": actor_label(by)},
+        )
+    return task
+
+
+def deny_safety_checks(*, task: Task, by: Actor) -> Task:
+    """awaiting_approval -> terminated, naming the denied checks in the failure reason."""
+    ensure_can_control(organization=task.organization, actor=by)
+    with transaction.atomic():
+        checks = Task.objects.filter(pk=task.pk).values_list("pending_safety_checks", flat=True).first() or []
+        named = "; ".join(f"{c.get('code')}: {c.get('message')}" for c in checks) or "no checks recorded"
+        task = _transition(
+            task,
+            to=S.TERMINATED,
+            verb="deny",
+            fields={
+                "pending_safety_checks": [],
+                "failure_reason": f"safety checks denied by {actor_label(by)} ({named})",
+            },
+        )
+        record_event(
+            task_id=task.pk, type="approval.resolved", data={"approved": False, "checks": checks, "by": actor_label(by)}
+        )
+    return task
+
+
+# ---- the end of a run -----------------------------------------------------------------------
+
+
+def finish_task(
+    *,
+    task: Task,
+    status: str,
+    failure_reason: str = "",
+    extracted_information: Any = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> Task:
+    """Record a run's outcome. If an operator already ended it (terminated), keep that status and
+    reason but still store what the run produced. Safe to call twice."""
+    if status not in Task.FINAL_STATUSES:
+        raise ValueError(f"{status} is not a final status")
+    outcome = {"extracted_information": extracted_information, "errors": errors or [], "heartbeat_at": None}
+    task.refresh_from_db()
+    if task.is_final:
+        Task.objects.filter(pk=task.pk).update(
+            extracted_information=extracted_information if extracted_information is not None else task.extracted_information,
+            errors=errors or task.errors,
+        )
+        task.refresh_from_db()
+        return task
+    try:
+        return _transition(task, to=status, verb=f"mark {status}", fields={"failure_reason": failure_reason, **outcome})
+    except TaskStateError:
+        # Lost a race with an operator (terminate/cancel) between refresh and update: keep theirs.
+        task.refresh_from_db()
+        return task

@@ -1,0 +1,40 @@
+"""Resolving the organization a page works in: the session's choice among the user's organizations."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from tasks_app.models import Organization
+from tasks_app.selectors import organizations_for
+
+SESSION_KEY = "lookout_org_id"
+
+
+def current_organization(request: HttpRequest) -> Organization | None:
+    cached = getattr(request, "_lookout_org", None)
+    if cached is not None:
+        return cached
+    orgs = organizations_for(user=request.user)
+    wanted = request.session.get(SESSION_KEY)
+    org = (orgs.filter(pk=wanted).first() if wanted else None) or orgs.order_by("id").first()
+    request._lookout_org = org  # type: ignore[attr-defined]
+    return org
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    org = current_organization(request)
+    return render(request, "tasks_app/home.html", {"org": org})
+
+
+@login_required
+@require_POST
+def switch_organization(request: HttpRequest) -> HttpResponse:
+    org = organizations_for(user=request.user).filter(pk=request.POST.get("organization")).first()
+    if org is not None:
+        request.session[SESSION_KEY] = org.pk
+    nxt = request.POST.get("next") or "/"
+    return HttpResponseRedirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")

@@ -1,0 +1,87 @@
+"""Shared fixtures: services checks, users and organizations, the fake model server and local sites."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("LOOKOUT_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+
+
+def need_service(name: str, available: bool) -> None:
+    """Skip locally when a service is absent; fail in CI (or with LOOKOUT_REQUIRE_SERVICES=1)."""
+    if available:
+        return
+    message = f"{name} is required for this test but is not configured/reachable"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres() -> None:
+    from django.db import connection
+
+    need_service("PostgreSQL (DATABASE_URL=postgres://...)", connection.vendor == "postgresql")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    from django.conf import settings
+
+    url = settings.REDIS_URL
+    ok = False
+    if url:
+        import redis
+
+        try:
+            ok = bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+        except redis.RedisError:
+            ok = False
+    need_service("Redis (REDIS_URL=redis://...)", ok)
+    return url
+
+
+@pytest.fixture
+def org(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def other_org(db):
+    return OrganizationFactory()
+
+
+def _member(org, role):
+    return MembershipFactory(organization=org, role=role).user
+
+
+@pytest.fixture
+def operator(org):
+    return _member(org, "operator")
+
+
+@pytest.fixture
+def viewer(org):
+    return _member(org, "viewer")
+
+
+@pytest.fixture
+def org_admin(org):
+    user = _member(org, "admin")
+    user.is_staff = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def outsider(other_org):
+    return _member(other_org, "admin")
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
