@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from tasks_app import services
 from tasks_app.errors import LookoutError
@@ -111,6 +111,10 @@ class OrgScopedAdmin(admin.ModelAdmin):
             elif model is User:
                 kwargs["queryset"] = User.objects.filter(memberships__organization__in=orgs).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        # Django redirects to the index for an unknown id; for another organization's object say 404.
+        raise Http404("not found")
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         # RelatedOnlyFieldListFilter lists only organizations present in the (scoped) queryset.
@@ -327,6 +331,9 @@ class ScopedUserAdmin(DjangoUserAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        raise Http404("not found")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser

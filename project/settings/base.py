@@ -72,6 +72,8 @@ TEMPLATES = [
 # ---- database: SQLite under var/ unless DATABASE_URL is set --------------------------------
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL and DATABASE_URL.split(":", 1)[0] not in ("postgres", "postgresql", "pgsql", "sqlite"):
+    raise ConfigError(f"DATABASE_URL is not a database URL Lookout understands (postgres://... or sqlite:///...): {DATABASE_URL.split(':', 1)[0]}://")
 try:
     DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{VAR_DIR / 'lookout.sqlite3'}")}
 except Exception as exc:  # django-environ raises several types for a bad URL
