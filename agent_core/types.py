@@ -237,6 +237,9 @@ class RunHooks:
 
     async def frame(self, event: Frame) -> None: ...
 
+    async def browser_ready(self, session: Any) -> None:
+        """The run's BrowserSession is open (hosts use it to start/stop the live-view screencast)."""
+
 
 @runtime_checkable
 class Control(Protocol):

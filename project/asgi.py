@@ -1,5 +1,9 @@
-"""ASGI entry point: Django for HTTP, Channels for websockets (session auth, same-origin check)."""
+"""ASGI entry point: Django for HTTP, Channels for websockets (session auth, same-origin check).
 
+The wrapper records the server's event loop for the in-process runner (see tasks_app.inprocess).
+"""
+
+import asyncio
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
@@ -12,11 +16,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from tasks_app import inprocess  # noqa: E402
 from tasks_app.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+    inprocess.attach_loop(asyncio.get_running_loop())
+    return await router(scope, receive, send)

@@ -76,14 +76,16 @@ class FramesConsumer(AsyncWebsocketConsumer):
             return
         self.group = frames_group(self.task_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
         from tasks_app import live_view
 
         await live_view.viewer_joined(self.task_id)
+        self.counted = True
+        await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "counted", False):
             from tasks_app import live_view
 
             await live_view.viewer_left(self.task_id)

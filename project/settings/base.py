@@ -185,3 +185,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# ---- webhooks ------------------------------------------------------------------------------
+LOOKOUT_WEBHOOK_MAX_ATTEMPTS = env.int("LOOKOUT_WEBHOOK_MAX_ATTEMPTS", default=6)
+LOOKOUT_WEBHOOK_BACKOFF_SECONDS = env.float("LOOKOUT_WEBHOOK_BACKOFF_SECONDS", default=2.0)
+LOOKOUT_WEBHOOK_BACKOFF_CAP = env.float("LOOKOUT_WEBHOOK_BACKOFF_CAP", default=300.0)
+LOOKOUT_WEBHOOK_TIMEOUT = env.float("LOOKOUT_WEBHOOK_TIMEOUT", default=10.0)
+LOOKOUT_STEP_TIME_BUDGET = env.int("LOOKOUT_STEP_TIME_BUDGET", default=180)  # seconds per step for a run's time limit
+LOOKOUT_SWEEP_SECONDS = env.float("LOOKOUT_SWEEP_SECONDS", default=15.0)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-runs": {"task": "tasks_app.sweep_stale_runs", "schedule": LOOKOUT_SWEEP_SECONDS},
+}

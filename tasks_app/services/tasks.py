@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
+from tasks_app.events import control_group, publish
 from tasks_app.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, TaskStateError
 from tasks_app.models import ApiKey, Membership, Organization, Task
 from tasks_app.services.events import record_event
@@ -97,7 +98,17 @@ def _transition(
             type="task.status",
             data={"status": task.status, "failure_reason": task.failure_reason, **(event_data or {})},
         )
+        # Wake the running agent at once; it re-reads the row (the source of truth) when woken.
+        transaction.on_commit(lambda: publish(control_group(task.pk), "control.wake", {"status": to}))
+        if to in Task.FINAL_STATUSES:
+            transaction.on_commit(lambda: _final_status_reached(task.pk))
     return task
+
+
+def _final_status_reached(task_id: Any) -> None:
+    from tasks_app.services.webhooks import schedule_webhook
+
+    schedule_webhook(task_id=task_id)
 
 
 # ---- creation -------------------------------------------------------------------------------
@@ -180,9 +191,16 @@ REQUEST_FIELDS = (
 
 
 def create_task(
-    *, organization: Organization, created_by: Actor = None, start: bool = True, retry_of: Task | None = None, **request: Any
+    *,
+    organization: Organization,
+    created_by: Actor = None,
+    start: bool = True,
+    dispatch: bool = True,
+    retry_of: Task | None = None,
+    **request: Any,
 ) -> Task:
-    """Validate and store a task; with start=True it is queued and dispatched after commit."""
+    """Validate and store a task; with start=True it is queued and (with dispatch=True) handed to the
+    runner after commit. `dispatch=False` is for callers that execute the task themselves (run_task)."""
     unknown = set(request) - set(REQUEST_FIELDS)
     if unknown:
         raise InvalidRequestError(f"unknown task fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
@@ -201,15 +219,16 @@ def create_task(
         )
         record_event(task_id=task.pk, type="task.status", data={"status": task.status, "failure_reason": ""})
         if start:
-            enqueue_task(task=task)
+            enqueue_task(task=task, dispatch=dispatch)
     return task
 
 
-def enqueue_task(*, task: Task) -> Task:
+def enqueue_task(*, task: Task, dispatch: bool = True) -> Task:
     """created -> queued, then hand the task to the configured runner once the transaction commits."""
     task = _transition(task, to=S.QUEUED, verb="queue", fields={"queued_at": timezone.now()})
     task_id = task.pk
-    transaction.on_commit(lambda: _dispatch(task_id))
+    if dispatch:
+        transaction.on_commit(lambda: _dispatch(task_id))
     return task
 
 
@@ -333,6 +352,17 @@ def deny_safety_checks(*, task: Task, by: Actor) -> Task:
             task_id=task.pk, type="approval.resolved", data={"approved": False, "checks": checks, "by": actor_label(by)}
         )
     return task
+
+
+def time_out_task(*, task_id: Any) -> Task | None:
+    """The run exceeded its time limit: running/paused/waiting -> timed_out. No-op if already final."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None or task.is_final:
+        return task
+    try:
+        return _transition(task, to=S.TIMED_OUT, verb="time out", fields={"failure_reason": "the run exceeded its time limit"})
+    except TaskStateError:
+        return task
 
 
 # ---- the end of a run -----------------------------------------------------------------------

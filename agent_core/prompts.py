@@ -1,0 +1,145 @@
+"""The prompts sent to the model: the dom engine's step prompt and the extraction prompt (Jinja2 templates).
+
+The templates live in `agent_core/prompts/*.j2`. Task-constant text comes first in each message and what
+changes per step last, so providers that cache prompt prefixes can reuse most of it across steps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from agent_core.types import TaskSpec
+
+__all__ = ["PAGE_TEXT_LIMIT", "render_extraction_prompt", "render_step_prompt", "render_template"]
+
+PAGE_TEXT_LIMIT = 30_000  # characters of visible page text sent for extraction
+_HISTORY_KEYS = ("step", "action_type", "element_id", "reasoning", "success", "error")
+_TEXT_LIMIT = 300  # per field of a history line
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("prompts")),
+    undefined=jinja2.StrictUndefined,  # a misspelt variable fails loudly instead of rendering as ""
+    autoescape=False,  # prompts, not HTML
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render one template of `agent_core/prompts/` (raises jinja2.UndefinedError on a missing variable)."""
+    return _env.get_template(name).render(**context).strip() + "\n"
+
+
+def render_step_prompt(
+    *,
+    spec: TaskSpec,
+    current_url: str,
+    element_listing: str,
+    history: Sequence[Mapping[str, Any]],
+    now: datetime | None = None,
+) -> tuple[str, str]:
+    """(system, user) for one dom-engine step.
+
+    `history` is the window of earlier actions to show, oldest first (the caller trims it to
+    `AgentConfig.history_window`); each item has step, action_type, element_id, reasoning, success, error,
+    and may carry the action's parameters (text, url, ...), which are shown too.
+    """
+    system = render_template("step_system.j2")
+    user = render_template(
+        "step_user.j2",
+        navigation_goal=spec.navigation_goal.strip()
+        or "(none given: follow the page toward the task's purpose)",
+        navigation_payload=_payload_text(spec.navigation_payload),
+        data_extraction_goal=spec.data_extraction_goal.strip(),
+        error_codes=sorted(spec.error_code_mapping.items()),
+        start_url=spec.url,
+        current_url=current_url,
+        now=_iso_utc(now),
+        history_lines=[_history_line(item) for item in history],
+        element_listing=element_listing.rstrip(),
+    )
+    return system, user
+
+
+def render_extraction_prompt(
+    *,
+    spec: TaskSpec,
+    current_url: str,
+    page_text: str,
+    schema: dict[str, Any] | None,
+    now: datetime | None = None,
+) -> tuple[str, str]:
+    """(system, user) for extracting `spec.data_extraction_goal` from the page's visible text.
+
+    Text beyond PAGE_TEXT_LIMIT characters is cut, and the prompt says so.
+    """
+    text = page_text.strip()
+    shown = text[:PAGE_TEXT_LIMIT]
+    system = render_template("extract_system.j2", has_schema=schema is not None)
+    user = render_template(
+        "extract_user.j2",
+        data_extraction_goal=spec.data_extraction_goal.strip(),
+        navigation_goal=spec.navigation_goal.strip(),
+        schema=json.dumps(schema, indent=2, ensure_ascii=False) if schema is not None else None,
+        current_url=current_url,
+        now=_iso_utc(now),
+        page_text=shown if shown else "(the page has no visible text)",
+        truncated=len(text) > len(shown),
+        shown_chars=len(shown),
+        total_chars=len(text),
+    )
+    return system, user
+
+
+def _payload_text(payload: Any) -> str | None:
+    if payload is None or payload == "" or payload == {} or payload == []:
+        return None
+    if isinstance(payload, str):
+        return payload.strip()
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+
+
+def _iso_utc(now: datetime | None) -> str:
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)  # naive datetimes are taken as UTC
+    return now.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _history_line(item: Mapping[str, Any]) -> str:
+    """One compact line, e.g. `- step 2: input_text [e12] text="ada@x.io" -> ok (fill the email)`."""
+    head = f"- step {item.get('step', '?')}: {item.get('action_type') or '?'}"
+    if item.get("element_id"):
+        head += f" [{item['element_id']}]"
+    params = [
+        f"{key}={_short(json.dumps(value, ensure_ascii=False, default=str))}"
+        for key, value in item.items()
+        if key not in _HISTORY_KEYS and value is not None
+    ]
+    if params:
+        head += " " + " ".join(params)
+    success = item.get("success")
+    if success is None:
+        outcome = "not run"
+    elif success:
+        outcome = "ok"
+    else:
+        outcome = f"FAILED: {_short(str(item.get('error') or 'no reason given'))}"
+    line = f"{head} -> {outcome}"
+    reasoning = str(item.get("reasoning") or "").strip()
+    if reasoning:
+        line += f" ({_short(reasoning)})"
+    return line
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"

@@ -1,0 +1,105 @@
+"""The embedded runner: runs execute on the ASGI server's own event loop (the in-memory channel layer
+lives there, so events reach the websocket clients of this process).
+
+`project.asgi` records the server's loop on the first request; `dispatch` schedules runs onto it from
+whatever thread committed the task. Start-up also ends runs that a previous server process left active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_loop: asyncio.AbstractEventLoop | None = None
+_lock = threading.Lock()
+_running: set[asyncio.Task[Any]] = set()
+
+
+def worker_prefix() -> str:
+    return f"inprocess:{socket.gethostname()}:"
+
+
+def attach_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Called from the ASGI app on each connection; the first call per loop also recovers old runs."""
+    global _loop
+    if _loop is loop:
+        return
+    with _lock:
+        if _loop is loop:
+            return
+        _loop = loop
+    if settings.LOOKOUT_RUNNER == "inprocess":
+        loop.create_task(_startup())
+
+
+async def _startup() -> None:
+    from tasks_app.models import Task
+    from tasks_app.services.sweeper import recover_runs_of
+
+    ended = await database_sync_to_async(recover_runs_of)(worker_prefix="inprocess:")
+    if ended:
+        logger.warning("ended %d run(s) left active by a previous server process", len(ended))
+    # queued tasks lived only in the old process's memory: schedule them again
+    queued = await database_sync_to_async(lambda: list(Task.objects.filter(status=Task.Status.QUEUED).values_list("pk", flat=True)))()
+    for task_id in queued:
+        _start(task_id)
+    asyncio.get_running_loop().create_task(_sweep_forever())
+
+
+async def _sweep_forever() -> None:
+    from tasks_app.services.sweeper import sweep_stale_runs
+
+    while True:
+        await asyncio.sleep(max(5.0, settings.LOOKOUT_STALE_AFTER_SECONDS / 2))
+        try:
+            await database_sync_to_async(sweep_stale_runs)()
+        except Exception:  # noqa: BLE001
+            logger.exception("sweeper failed")
+
+
+def _start(task_id: Any) -> None:
+    task = asyncio.get_running_loop().create_task(_run(task_id))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
+
+async def _run(task_id: Any) -> None:
+    import os
+
+    from tasks_app.agent_bridge import execute_task
+    from tasks_app.worker_loop import get_browser
+
+    try:
+        await execute_task(task_id, browser=await get_browser(), worker=f"{worker_prefix()}{os.getpid()}")
+    except Exception:  # noqa: BLE001
+        logger.exception("in-process run of %s failed", task_id)
+
+
+def schedule(task_id: Any) -> None:
+    """Run the task on the server's loop. Callable from any thread (typically an on_commit hook)."""
+    loop = _loop
+    if loop is None or loop.is_closed():
+        logger.warning("task %s is queued, but no server loop is running to execute it yet", task_id)
+        return
+    loop.call_soon_threadsafe(_start, task_id)
+
+
+def schedule_later(delay: float, fn: Any, *args: Any) -> bool:
+    """Run a sync callable in a thread after `delay` seconds on the server loop. False if no loop."""
+    loop = _loop
+    if loop is None or loop.is_closed():
+        return False
+
+    def fire() -> None:
+        loop.run_in_executor(None, fn, *args)
+
+    loop.call_soon_threadsafe(lambda: loop.call_later(delay, fire))
+    return True

@@ -1,0 +1,65 @@
+"""Runs whose worker went silent: failed with "worker lost" (or requeued once, by setting)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tasks_app.errors import TaskStateError
+from tasks_app.models import Step, Task
+from tasks_app.services.tasks import _transition
+
+WORKER_LOST = "worker lost"
+
+
+def _end_lost_run(task: Task, *, reason: str) -> str:
+    """Fail (or requeue once) one lost run; its running step is closed either way."""
+    with transaction.atomic():
+        Step.objects.filter(task=task, status=Step.Status.RUNNING).update(
+            status=Step.Status.FAILED, error=reason, finished_at=timezone.now()
+        )
+        if settings.LOOKOUT_REQUEUE_LOST_RUNS and task.requeue_count == 0:
+            _transition(
+                task,
+                to=Task.Status.QUEUED,
+                verb="requeue",
+                fields={"requeue_count": 1, "worker": "", "heartbeat_at": None, "queued_at": timezone.now()},
+                event_data={"requeued": True, "reason": reason},
+            )
+            task_id = task.pk
+            transaction.on_commit(lambda: __import__("tasks_app.runners", fromlist=["dispatch"]).dispatch(task_id))
+            return "requeued"
+        _transition(task, to=Task.Status.FAILED, verb="fail", fields={"failure_reason": reason, "heartbeat_at": None})
+        return "failed"
+
+
+def sweep_stale_runs(*, stale_after_s: float | None = None) -> dict[str, list[Any]]:
+    """Find active runs whose heartbeat is older than the limit (or missing) and end them. Idempotent."""
+    limit = timezone.now() - timedelta(seconds=stale_after_s or settings.LOOKOUT_STALE_AFTER_SECONDS)
+    stale = Task.objects.filter(status__in=Task.ACTIVE_STATUSES).filter(
+        Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit)
+    )
+    done: dict[str, list[Any]] = {"failed": [], "requeued": []}
+    for task in stale:
+        try:
+            done[_end_lost_run(task, reason=WORKER_LOST)].append(task.pk)
+        except TaskStateError:
+            continue  # it finished or was ended meanwhile
+    return done
+
+
+def recover_runs_of(*, worker_prefix: str) -> list[Any]:
+    """At start-up: runs a previous incarnation of this process left active can never finish. End them now."""
+    ended = []
+    for task in Task.objects.filter(status__in=Task.ACTIVE_STATUSES, worker__startswith=worker_prefix):
+        try:
+            _end_lost_run(task, reason=f"{WORKER_LOST} (the process running it restarted)")
+            ended.append(task.pk)
+        except TaskStateError:
+            continue
+    return ended

@@ -1,0 +1,101 @@
+"""Webhooks: a signed JSON notification of every final status, retried with capped exponential backoff."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+
+from tasks_app.models import Task, WebhookDelivery
+
+TIMESTAMP_HEADER = "x-lookout-timestamp"
+SIGNATURE_HEADER = "x-lookout-signature"
+
+
+def sign(*, secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 (hex) over `timestamp + "." + body` with the organization's webhook secret."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify(*, secret: str, timestamp: str, body: bytes, signature: str, tolerance_s: float = 300) -> bool:
+    """What a receiver does: recompute, compare in constant time, reject stale timestamps."""
+    if abs(time.time() - float(timestamp)) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret=secret, timestamp=timestamp, body=body), signature)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Delay before attempt `attempt + 1`: base * 2^(attempt-1), capped."""
+    return min(settings.LOOKOUT_WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1), settings.LOOKOUT_WEBHOOK_BACKOFF_CAP)
+
+
+def webhook_payload(task: Task) -> dict[str, Any]:
+    return {
+        "event": "task.finished",
+        "task_id": str(task.pk),
+        "status": task.status,
+        "failure_reason": task.failure_reason or None,
+        "extracted_information": task.extracted_information,
+        "errors": task.errors,
+        "url": task.url,
+        "title": task.title,
+        "steps": task.steps.count(),
+        "input_tokens": task.input_tokens,
+        "output_tokens": task.output_tokens,
+        "cost": str(task.cost),
+        "created_at": task.created_at.isoformat(),
+        "finished_at": task.finished_at.isoformat() if task.finished_at else None,
+        "retry_of": str(task.retry_of_id) if task.retry_of_id else None,
+    }
+
+
+def schedule_webhook(*, task_id: Any) -> None:
+    """Start delivery for a task that reached a final status, if it asked for a webhook."""
+    url = Task.objects.filter(pk=task_id).values_list("webhook_callback_url", flat=True).first()
+    if url:
+        from tasks_app import runners
+
+        runners.dispatch_webhook(task_id, attempt=1, countdown=0)
+
+
+def attempt_webhook(*, task_id: Any, attempt: int) -> float | None:
+    """Make one delivery attempt and record it. Returns the delay before the next attempt, or None when
+    done (delivered, given up, or nothing to deliver). Safe to call again after a success: it stops."""
+    task = Task.objects.select_related("organization").filter(pk=task_id).first()
+    if task is None or not task.webhook_callback_url:
+        return None
+    if WebhookDelivery.objects.filter(task=task, succeeded=True).exists():
+        return None
+    payload = webhook_payload(task)
+    body = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "Lookout-Webhook/1",
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(secret=task.organization.webhook_secret, timestamp=timestamp, body=body),
+    }
+    delivery = WebhookDelivery(task=task, url=task.webhook_callback_url, attempt=attempt, payload=payload)
+    started = time.perf_counter()
+    try:
+        response = httpx.post(
+            task.webhook_callback_url, content=body, headers=headers, timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT
+        )
+        delivery.status_code = response.status_code
+        delivery.response_body = response.text[:2000]
+        delivery.succeeded = 200 <= response.status_code < 300
+        if not delivery.succeeded:
+            delivery.error = f"receiver answered HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        delivery.error = f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+    delivery.duration_ms = int((time.perf_counter() - started) * 1000)
+    delivery.save()
+    if delivery.succeeded or attempt >= settings.LOOKOUT_WEBHOOK_MAX_ATTEMPTS:
+        return None
+    return backoff_seconds(attempt)

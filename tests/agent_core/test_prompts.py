@@ -1,0 +1,177 @@
+"""The step and extraction prompts: what they carry, and that template mistakes fail loudly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import jinja2
+import pytest
+
+from agent_core.prompts import PAGE_TEXT_LIMIT, render_extraction_prompt, render_step_prompt, render_template
+from agent_core.types import TaskSpec
+
+NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+LISTING = '[e12] <input name=email placeholder="Work email">\nNewsletter\n[e13] <button>Subscribe</button>'
+SPEC = TaskSpec(
+    url="https://shop.example/signup",
+    navigation_goal="Subscribe to the newsletter with the given email.",
+    data_extraction_goal="The confirmation number shown after subscribing.",
+    navigation_payload={"email": "ada@example.com", "name": "Ada Lovelace"},
+    error_code_mapping={"ALREADY_SUBSCRIBED": "the site says this email is already subscribed"},
+)
+HISTORY = [
+    {
+        "step": 1,
+        "action_type": "input_text",
+        "element_id": "e12",
+        "reasoning": "Fill in the email.",
+        "success": True,
+        "error": None,
+        "text": "ada@example.com",
+    },
+    {
+        "step": 1,
+        "action_type": "click",
+        "element_id": "e13",
+        "reasoning": "Submit the form.",
+        "success": False,
+        "error": "element is not visible",
+    },
+]
+
+
+def step_prompt(**overrides: object) -> tuple[str, str]:
+    args: dict[str, object] = {
+        "spec": SPEC,
+        "current_url": "https://shop.example/signup?step=2",
+        "element_listing": LISTING,
+        "history": HISTORY,
+        "now": NOW,
+    }
+    args.update(overrides)
+    return render_step_prompt(**args)  # type: ignore[arg-type]
+
+
+def test_step_prompt_carries_the_task() -> None:
+    system, user = step_prompt()
+
+    assert SPEC.navigation_goal in user
+    assert json.dumps(SPEC.navigation_payload, indent=2) in user
+    assert "Type these values into the form fields" in user
+    assert SPEC.data_extraction_goal in user
+    assert "if one of these applies, terminate with its code" in user
+    assert "- ALREADY_SUBSCRIBED: the site says this email is already subscribed" in user
+    assert "Start URL: https://shop.example/signup\n" in user
+    assert "Current URL: https://shop.example/signup?step=2" in user
+    assert "2025-03-04T05:06:07+00:00" in user
+    assert LISTING in user  # verbatim
+
+
+def test_step_prompt_shows_earlier_actions_and_their_results() -> None:
+    _, user = step_prompt()
+    assert '- step 1: input_text [e12] text="ada@example.com" -> ok (Fill in the email.)' in user
+    assert "- step 1: click [e13] -> FAILED: element is not visible (Submit the form.)" in user
+
+    _, first = step_prompt(history=[])
+    assert "(none yet: this is the first step)" in first
+
+
+def test_step_prompt_leaves_out_what_the_task_does_not_set() -> None:
+    _, user = step_prompt(spec=TaskSpec(url="https://a.example", navigation_goal="Find the price."))
+    assert "Navigation payload" not in user
+    assert "Data extraction goal" not in user
+    assert "Error codes" not in user
+
+
+def test_step_system_prompt_explains_the_reply_format() -> None:
+    system, _ = step_prompt()
+    for field in (
+        '"thinking"',
+        '"goal_achieved"',
+        '"actions"',
+        '"action_type"',
+        '"element_id"',
+        '"reasoning"',
+    ):
+        assert field in system
+    for action, param in [
+        ("click", None),
+        ("input_text", '"text"'),
+        ("select_option", '"option"'),
+        ("checkbox", '"checked"'),
+        ("upload_file", '"file_url"'),
+        ("scroll", '"direction"'),
+        ("keypress", '"keys"'),
+        ("wait", '"seconds"'),
+        ("goto_url", '"url"'),
+        ("go_back", None),
+        ("complete", None),
+        ("terminate", '"errors"'),
+    ]:
+        line = next(line for line in system.splitlines() if line.startswith(f'- "{action}"'))
+        if param:
+            assert param in line, line
+    assert '"up" or "down"' in system
+    assert '["Enter"]' in system
+    assert '"error_code"' in system
+    assert "element_id must be one of the ids in the current listing" in system
+    assert "JSON" in system
+
+
+def test_step_prompt_time_defaults_to_now_in_utc() -> None:
+    _, user = step_prompt(now=None)
+    stamp = user.split("Current date and time (UTC): ")[1].split("\n")[0]
+    assert abs(datetime.fromisoformat(stamp) - datetime.now(UTC)) < timedelta(minutes=1)
+
+    _, user = step_prompt(now=datetime(2025, 3, 4, 7, 6, 7, tzinfo=timezone(timedelta(hours=2))))
+    assert "2025-03-04T05:06:07+00:00" in user
+
+
+def test_string_payload_is_shown_as_is() -> None:
+    _, user = step_prompt(spec=TaskSpec(url="https://a.example", navigation_payload="order #123"))
+    assert "order #123" in user
+    assert '"order #123"' not in user
+
+
+def test_extraction_prompt() -> None:
+    schema = {"type": "object", "properties": {"confirmation": {"type": "string"}}}
+    system, user = render_extraction_prompt(
+        spec=SPEC,
+        current_url="https://shop.example/thanks",
+        page_text="Thanks! Your number is 4711.",
+        schema=schema,
+        now=NOW,
+    )
+    assert SPEC.data_extraction_goal in user
+    assert "Current URL: https://shop.example/thanks" in user
+    assert "Thanks! Your number is 4711." in user
+    assert json.dumps(schema, indent=2) in user
+    assert "truncated" not in user
+    assert "JSON" in system and "schema" in system
+
+
+def test_extraction_prompt_without_schema_still_asks_for_json() -> None:
+    # json_object mode: the real API refuses a request whose messages never mention JSON.
+    system, user = render_extraction_prompt(
+        spec=SPEC, current_url="https://a.example", page_text="x", schema=None
+    )
+    assert "JSON schema" not in user
+    assert "JSON object" in system
+
+
+def test_long_page_text_is_truncated_and_says_so() -> None:
+    text = "word " * 10_000 + "THE-END"
+    _, user = render_extraction_prompt(
+        spec=SPEC, current_url="https://a.example", page_text=text, schema=None
+    )
+    assert "THE-END" not in user
+    assert f"truncated: the first {PAGE_TEXT_LIMIT} of {len(text)} characters" in user
+    assert len(user) < PAGE_TEXT_LIMIT + 2_000
+
+
+def test_strict_undefined_catches_template_mistakes() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render_template("step_user.j2", navigation_goal="only this")
+    with pytest.raises(jinja2.UndefinedError):
+        render_template("extract_user.j2")
