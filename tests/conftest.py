@@ -85,3 +85,8 @@ def outsider(other_org):
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+# Fixtures of the fakes and local sites (real HTTP servers on 127.0.0.1), for every test package.
+from tests.fakes.openai_server import fake_openai  # noqa: E402, F401
+from tests.sites.server import site, site_server  # noqa: E402, F401

@@ -852,7 +852,7 @@ def _image_urls(body: Any) -> Iterator[str]:
         if isinstance(node, dict):
             if node.get("type") == "image_url" and isinstance(node.get("image_url"), dict):
                 yield str(node["image_url"].get("url"))
-            elif node.get("type") in {"input_image", "computer_screenshot"} and "image_url" in node:
+            elif node.get("type") in ("input_image", "computer_screenshot") and "image_url" in node:
                 yield str(node["image_url"])
 
 

@@ -1,0 +1,510 @@
+// Lookout DOM scraper: one call walks a document (and its same-origin iframes and open shadow roots),
+// tags every visible, uncovered interactable element with data-lookout-id="eN" (kept across scrapes),
+// and returns (as JSON text) a tree of element and context-text nodes; agent_core/dom.py makes the listing.
+// Evaluated with page.evaluate / frame.evaluate; `opts`: {framePath, offset, startSeq, maxText, html}.
+(opts) => {
+  "use strict";
+  opts = opts || {};
+  const MAX_TEXT = opts.maxText || 120;
+  const MAX_OPTIONS = 40;
+  const ID_ATTR = "data-lookout-id";
+  const FRAME_ATTR = "data-lookout-frame";
+  const ID_RE = /^e(\d+)$/;
+  const SKIP_TAGS = new Set([
+    "SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "HEAD", "META", "LINK", "TITLE", "BASE", "OPTION", "OPTGROUP",
+    "DATALIST", "PARAM", "SOURCE", "TRACK", "MAP", "AREA",
+  ]);
+  const CONTROL_TAGS = new Set(["INPUT", "SELECT", "TEXTAREA", "BUTTON"]);
+  const NATIVE_TAGS = new Set(["BUTTON", "SELECT", "TEXTAREA", "SUMMARY"]);
+  const ROLES = new Set([
+    "button", "link", "checkbox", "radio", "tab", "menuitem", "menuitemcheckbox", "menuitemradio", "option",
+    "switch", "combobox", "textbox", "searchbox", "slider", "spinbutton", "treeitem",
+  ]);
+  const TEXT_INPUTS = new Set([
+    "text", "email", "search", "tel", "url", "password", "number", "date", "datetime-local", "month", "week",
+    "time", "color", "range",
+  ]);
+  const KEPT_ATTRS = [
+    "type", "name", "placeholder", "aria-label", "title", "alt", "href", "role", "id", "for", "accept",
+    "autocomplete", "aria-expanded", "aria-haspopup", "aria-selected", "aria-checked", "aria-pressed",
+    "aria-disabled", "aria-required", "aria-describedby", "required", "readonly", "multiple", "min", "max",
+    "maxlength", "pattern", "target", "download", "value",
+  ];
+
+  const top = { seq: 0, maxSeen: 0, used: new Set(), records: [], pendingFrames: [] };
+
+  function collapse(s) {
+    return (s || "").replace(/\s+/g, " ").trim();
+  }
+  function clip(s) {
+    s = collapse(s);
+    return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT - 1) + "\u2026" : s;
+  }
+  function docToken(doc) {
+    if (!doc.__lookoutToken) doc.__lookoutToken = Math.random().toString(36).slice(2, 12);
+    return doc.__lookoutToken;
+  }
+  function composedContains(ancestor, node) {
+    for (let n = node; n; n = n.parentNode || n.host) {
+      if (n === ancestor) return true;
+    }
+    return false;
+  }
+  function roleOf(el) {
+    return (el.getAttribute("role") || "").trim().toLowerCase().split(/\s+/)[0];
+  }
+
+  // Text of a label without its control (a wrapping <label> also holds the input or the select's options).
+  function labelText(node) {
+    let out = "";
+    for (const child of node.childNodes) {
+      if (child.nodeType === 3) out += child.nodeValue;
+      else if (child.nodeType === 1 && !CONTROL_TAGS.has(child.tagName) && !SKIP_TAGS.has(child.tagName)) {
+        out += " " + labelText(child) + " ";
+      }
+    }
+    return out;
+  }
+  function textOfIds(el, ids) {
+    const root = el.getRootNode();
+    const parts = [];
+    for (const id of ids.split(/\s+/)) {
+      const target = id && root.getElementById ? root.getElementById(id) : null;
+      if (target) parts.push(target.innerText !== undefined ? target.innerText : target.textContent);
+    }
+    return collapse(parts.join(" "));
+  }
+  function labelOf(el) {
+    const ids = el.getAttribute("aria-labelledby");
+    if (ids) {
+      const text = textOfIds(el, ids);
+      if (text) return text;
+    }
+    if (el.labels && el.labels.length) {
+      const text = collapse(Array.from(el.labels, (l) => labelText(l)).join(" "));
+      if (text) return text;
+    }
+    return collapse(el.getAttribute("aria-label"));
+  }
+
+  function boxVisible(el, style, rect, win) {
+    if (rect.width < 1 || rect.height < 1) return false;
+    if (style.visibility !== "visible") return false;
+    const doc = el.ownerDocument.documentElement;
+    const sx = win.scrollX, sy = win.scrollY;
+    if (rect.right + sx <= 0 || rect.bottom + sy <= 0) return false;
+    if (rect.left + sx >= Math.max(doc.scrollWidth, win.innerWidth)) return false;
+    if (rect.top + sy >= Math.max(doc.scrollHeight, win.innerHeight)) return false;
+    return true;
+  }
+  // Covered: some probe point lies inside the viewport and none of them reaches the element (or one of
+  // its labels, which forward the click). Elements entirely outside the viewport cannot be probed.
+  function covered(el, rect, win) {
+    const root = el.getRootNode();
+    if (!root.elementFromPoint) return false;
+    const w = win.innerWidth, h = win.innerHeight;
+    const points = [
+      [rect.left + rect.width / 2, rect.top + rect.height / 2],
+      [rect.left + rect.width * 0.25, rect.top + rect.height * 0.25],
+      [rect.left + rect.width * 0.75, rect.top + rect.height * 0.25],
+      [rect.left + rect.width * 0.25, rect.top + rect.height * 0.75],
+      [rect.left + rect.width * 0.75, rect.top + rect.height * 0.75],
+    ];
+    let probed = false;
+    for (const [x, y] of points) {
+      if (x < 0 || y < 0 || x >= w || y >= h) continue;
+      probed = true;
+      const hit = root.elementFromPoint(x, y);
+      if (!hit) continue;
+      if (hit === el || composedContains(el, hit)) return false;
+      if (el.labels) {
+        for (const label of el.labels) if (composedContains(label, hit)) return false;
+      }
+    }
+    return probed;
+  }
+
+  // Boxes that hide their content without display/visibility: the screen-reader-only pattern (clipped to
+  // a pixel), zero-size boxes with overflow hidden, and things positioned off the document.
+  function boxHidden(el, style, win) {
+    const positioned = style.position === "absolute" || style.position === "fixed";
+    const clips = style.overflow !== "visible" || (style.clip && style.clip !== "auto");
+    if (!positioned && !clips) return false;
+    const rect = el.getBoundingClientRect();
+    if (clips && (rect.width <= 1 || rect.height <= 1)) return true;
+    if (!positioned) return false;
+    const doc = el.ownerDocument.documentElement;
+    const sx = win.scrollX, sy = win.scrollY;
+    return (
+      rect.right + sx <= 0 || rect.bottom + sy <= 0 ||
+      rect.left + sx >= Math.max(doc.scrollWidth, win.innerWidth) ||
+      rect.top + sy >= Math.max(doc.scrollHeight, win.innerHeight)
+    );
+  }
+
+  function interactiveKind(el, tag, style, ctx) {
+    if (tag === "INPUT") return el.type === "hidden" ? null : "input";
+    if (NATIVE_TAGS.has(tag)) return tag.toLowerCase();
+    if (tag === "A" && el.hasAttribute("href")) return "link";
+    const role = roleOf(el);
+    if (role && ROLES.has(role)) return "role";
+    if (el.isContentEditable && !(el.parentElement && el.parentElement.isContentEditable)) return "editable";
+    if (el.hasAttribute("onclick")) return "onclick";
+    // cursor:pointer marks custom widgets, but children inherit it: only the outermost pointer element
+    // counts, and never inside an element that is already listed.
+    if (style.cursor === "pointer" && !ctx.inInteractive && !ctx.parentPointer && tag !== "BODY" && tag !== "HTML") {
+      return "pointer";
+    }
+    return null;
+  }
+
+  function elementText(el, tag) {
+    if (tag === "INPUT") {
+      const t = (el.type || "").toLowerCase();
+      return t === "submit" || t === "button" || t === "reset" ? el.value || "" : "";
+    }
+    if (tag === "SELECT" || tag === "TEXTAREA") return "";
+    let text = el.innerText !== undefined ? el.innerText : el.textContent;
+    if (!collapse(text)) {
+      const img = el.querySelector && el.querySelector("img[alt], [aria-label], svg title");
+      if (img) text = img.getAttribute("alt") || img.getAttribute("aria-label") || img.textContent;
+    }
+    return collapse(text);
+  }
+
+  function describe(el, tag, kind, rect, ctx) {
+    const attrs = {};
+    for (const name of KEPT_ATTRS) {
+      const v = el.getAttribute(name);
+      if (v !== null) attrs[name] = v.length > 300 ? v.slice(0, 300) : v;
+    }
+    const type = tag === "INPUT" ? (el.type || "text").toLowerCase() : null;
+    const role = roleOf(el) || null;
+    const fullText = elementText(el, tag);
+    const node = {
+      type: "element",
+      id: null,
+      tag: tag.toLowerCase(),
+      kind,
+      attrs,
+      text: clip(fullText),
+      long_text: fullText.length > MAX_TEXT,
+      input_type: type,
+      role,
+      label: clip(labelOf(el)),
+      value: null,
+      checked: null,
+      selected: null,
+      disabled: false,
+      readonly: false,
+      required: false,
+      expanded: null,
+      editable: kind === "editable" || !!el.isContentEditable,
+      options: null,
+      files: null,
+      frame_path: ctx.framePath,
+      in_shadow: ctx.inShadow,
+      rect: [
+        Math.round((rect.left + ctx.offX) * 10) / 10,
+        Math.round((rect.top + ctx.offY) * 10) / 10,
+        Math.round(rect.width * 10) / 10,
+        Math.round(rect.height * 10) / 10,
+      ],
+      doc_token: docToken(el.ownerDocument),
+      children: [],
+    };
+    if (tag === "INPUT") {
+      if (type === "checkbox" || type === "radio") {
+        node.checked = !!el.checked;
+        const v = el.getAttribute("value");
+        node.value = v !== null && v !== "on" ? v : null;
+      } else if (type === "file") {
+        node.files = Array.from(el.files || [], (f) => f.name);
+      } else if (type !== "submit" && type !== "button" && type !== "reset" && type !== "image") {
+        node.value = type === "password" ? (el.value ? "********" : "") : clip(el.value);
+      }
+    } else if (tag === "TEXTAREA") {
+      node.value = clip(el.value);
+    } else if (tag === "SELECT") {
+      const options = Array.from(el.options);
+      node.options = options.slice(0, MAX_OPTIONS).map((o) => ({
+        label: clip(o.label || o.text),
+        value: o.value,
+        selected: o.selected,
+        disabled: o.disabled,
+      }));
+      node.options_total = options.length;
+      node.value = el.multiple
+        ? options.filter((o) => o.selected).map((o) => o.value).join(",")
+        : el.value;
+    } else if (node.editable) {
+      node.value = null;
+    }
+    if (CONTROL_TAGS.has(tag)) {
+      node.disabled = el.matches(":disabled");
+      node.readonly = !!el.readOnly;
+      node.required = !!el.required;
+    }
+    if (el.getAttribute("aria-disabled") === "true") node.disabled = true;
+    if (el.getAttribute("aria-required") === "true") node.required = true;
+    const ariaChecked = el.getAttribute("aria-checked");
+    if (node.checked === null && ariaChecked !== null && role) {
+      node.checked = ariaChecked === "mixed" ? "mixed" : ariaChecked === "true";
+    }
+    const ariaPressed = el.getAttribute("aria-pressed");
+    if (node.checked === null && ariaPressed !== null) node.checked = ariaPressed === "true";
+    const ariaSelected = el.getAttribute("aria-selected");
+    if (ariaSelected !== null) node.selected = ariaSelected === "true";
+    const ariaExpanded = el.getAttribute("aria-expanded");
+    if (ariaExpanded !== null) node.expanded = ariaExpanded === "true";
+    // The description (aria-describedby) is where forms put "Email is invalid." next to an input.
+    const describedBy = el.getAttribute("aria-describedby");
+    if (describedBy) node.description = clip(textOfIds(el, describedBy));
+    top.records.push({ el, node });
+    return node;
+  }
+
+  // ---- the walk: document order, text gathered into lines per block ------------------------------------
+  function makeSink(out) {
+    return { out, buf: "", listed: true };
+  }
+  function flush(sink) {
+    const text = collapse(sink.buf);
+    sink.buf = "";
+    if (text) {
+      const kept = text.length > 4000 ? text.slice(0, 3999) + "\u2026" : text;
+      sink.out.push({ type: "text", text: kept, listed: sink.listed });
+    }
+  }
+
+  function walkChildren(parent, ctx, sink) {
+    const root = parent.shadowRoot; // open roots only; closed ones are invisible to us by design
+    if (root) {
+      const shadowCtx = Object.assign({}, ctx, { inShadow: true });
+      for (const child of root.childNodes) walkNode(child, shadowCtx, sink);
+      return; // light children render through slots, which walkNode follows
+    }
+    for (const child of parent.childNodes) walkNode(child, ctx, sink);
+  }
+
+  function walkNode(node, ctx, sink) {
+    if (node.nodeType === 3) {
+      if (ctx.textVisible && !ctx.suppressText) sink.buf += node.nodeValue;
+      return;
+    }
+    if (node.nodeType !== 1) return;
+    const el = node;
+    const tag = el.tagName.toUpperCase();
+    if (SKIP_TAGS.has(tag)) return;
+    if (tag === "SLOT") {
+      const assigned = el.assignedNodes({ flatten: false });
+      const nodes = assigned.length ? assigned : el.childNodes;
+      for (const child of nodes) walkNode(child, ctx, sink);
+      return;
+    }
+    const win = el.ownerDocument.defaultView;
+    if (!win) return;
+    const style = win.getComputedStyle(el);
+    if (style.display === "none") return;
+    if (tag === "IFRAME" || tag === "FRAME") {
+      walkFrame(el, style, ctx, sink);
+      return;
+    }
+    const display = style.display;
+    const isBlock = display !== "contents" && !display.startsWith("inline") && display !== "table-cell";
+    const isCell = display === "table-cell";
+    const transparent = style.opacity === "0";
+    const clipped = ctx.clipped || boxHidden(el, style, win);
+    const textVisible = style.visibility === "visible" && !transparent && !ctx.transparent && !clipped;
+    if (isBlock) flush(sink);
+    if (isCell && collapse(sink.buf)) sink.buf += " | ";
+
+    const kind = interactiveKind(el, tag, style, ctx);
+    let listedNode = null;
+    if (kind || tag === "LABEL") {
+      const rect = el.getBoundingClientRect();
+      let listed = !!kind && boxVisible(el, style, rect, win) && !covered(el, rect, win);
+      let proxyFor = null;
+      if (listed && (transparent || ctx.transparent) && el.labels && el.labels.length) {
+        listed = false; // an invisible input styled through its label: the label stands in for it
+      }
+      if (tag === "LABEL" && !kind) {
+        const control = el.control;
+        if (control && control.ownerDocument === el.ownerDocument && !isListable(control)) {
+          listed = boxVisible(el, style, rect, win) && !covered(el, rect, win);
+          proxyFor = control;
+        }
+      }
+      if (listed) {
+        flush(sink);
+        listedNode = describe(el, tag, proxyFor ? "label" : kind, rect, ctx);
+        if (proxyFor) copyControlState(listedNode, proxyFor);
+        sink.out.push(listedNode);
+      }
+    }
+
+    let childCtx = ctx;
+    let childSink = sink;
+    const pointer = style.cursor === "pointer";
+    if (listedNode) {
+      // Short texts live on the element's line; long ones (a clickable card, a wrapper with onclick) are
+      // walked as context lines too, so nothing the page says is lost to clipping.
+      childSink = makeSink(listedNode.children);
+      childSink.listed = sink.listed;
+      childCtx = Object.assign({}, ctx, {
+        clipped,
+        inInteractive: true,
+        parentPointer: pointer,
+        suppressText: ctx.suppressText || !listedNode.long_text,
+        textVisible,
+        transparent: ctx.transparent || transparent,
+      });
+    } else {
+      const labelsListedControl = tag === "LABEL" && el.control && isListable(el.control);
+      childCtx = Object.assign({}, ctx, {
+        // An interactable we did not list (hidden, covered) takes its words with it.
+        clipped: clipped || (!!kind && !listedNode),
+        parentPointer: pointer,
+        textVisible: textVisible && !(kind && !listedNode),
+        transparent: ctx.transparent || transparent,
+      });
+      if (labelsListedControl && sink.listed) {
+        // The label's words are already on its control's line: keep them out of the listing, not the text.
+        flush(sink);
+        childSink = makeSink(sink.out);
+        childSink.listed = false;
+      }
+    }
+    // Options are summarised on the select's line; SVG internals are drawing, not text.
+    if (tag !== "SELECT" && tag !== "TEXTAREA" && !(el instanceof win.SVGElement)) {
+      walkChildren(el, childCtx, childSink);
+    }
+    if (childSink !== sink) flush(childSink);
+    if (isBlock || listedNode) flush(sink);
+  }
+
+  const listableMemo = new Map();
+  function isListable(el) {
+    if (listableMemo.has(el)) return listableMemo.get(el);
+    const win = el.ownerDocument.defaultView;
+    let ok = false;
+    if (win) {
+      const style = win.getComputedStyle(el);
+      const rect = el.getBoundingClientRect();
+      ok = style.display !== "none" && style.opacity !== "0" && boxVisible(el, style, rect, win) && !covered(el, rect, win);
+      for (let p = el.parentElement; ok && p; p = p.parentElement) {
+        const s = win.getComputedStyle(p);
+        if (s.display === "none" || s.opacity === "0") ok = false;
+      }
+    }
+    listableMemo.set(el, ok);
+    return ok;
+  }
+
+  function copyControlState(node, control) {
+    const type = control.tagName === "INPUT" ? (control.type || "").toLowerCase() : null;
+    node.input_type = type;
+    node.attrs.for_type = type || control.tagName.toLowerCase();
+    if (control.name) node.attrs.name = control.name;
+    if (type === "checkbox" || type === "radio") node.checked = !!control.checked;
+    if (type === "file") node.files = Array.from(control.files || [], (f) => f.name);
+    node.disabled = control.matches(":disabled");
+  }
+
+  function walkFrame(el, style, ctx, sink) {
+    const index = ctx.frameCounter.n++;
+    el.setAttribute(FRAME_ATTR, String(index));
+    const win = el.ownerDocument.defaultView;
+    const rect = el.getBoundingClientRect();
+    if (!boxVisible(el, style, rect, win) || covered(el, rect, win)) return;
+    flush(sink);
+    const path = ctx.framePath.concat([index]);
+    const offX = ctx.offX + rect.left + el.clientLeft + (parseFloat(style.paddingLeft) || 0);
+    const offY = ctx.offY + rect.top + el.clientTop + (parseFloat(style.paddingTop) || 0);
+    const frameNode = { type: "frame", path, cross_origin: false, title: el.getAttribute("title") || "", children: [] };
+    sink.out.push(frameNode);
+    let inner = null;
+    try {
+      inner = el.contentDocument;
+    } catch (e) {
+      inner = null;
+    }
+    if (!inner || !inner.documentElement) {
+      frameNode.cross_origin = true;
+      top.pendingFrames.push({ path, offset: [offX, offY] });
+      return;
+    }
+    const frameSink = makeSink(frameNode.children);
+    frameSink.listed = sink.listed;
+    walkDocument(inner, {
+      framePath: path,
+      offX,
+      offY,
+      inInteractive: false,
+      parentPointer: false,
+      suppressText: false,
+      textVisible: true,
+      transparent: ctx.transparent,
+      clipped: false,
+      inShadow: false,
+      frameCounter: { n: 0 },
+    }, frameSink);
+    flush(frameSink);
+  }
+
+  function walkDocument(doc, ctx, sink) {
+    const existing = doc.querySelectorAll("[" + ID_ATTR + "]");
+    for (const el of existing) {
+      const m = ID_RE.exec(el.getAttribute(ID_ATTR) || "");
+      if (m) top.maxSeen = Math.max(top.maxSeen, +m[1]);
+    }
+    docToken(doc);
+    if (doc.body) walkNode(doc.body, ctx, sink);
+  }
+
+  // ---- run ------------------------------------------------------------------------------------------
+  const tree = [];
+  const rootSink = makeSink(tree);
+  const framePath = opts.framePath || [];
+  const offset = opts.offset || [0, 0];
+  walkDocument(document, {
+    framePath,
+    offX: offset[0],
+    offY: offset[1],
+    inInteractive: false,
+    parentPointer: false,
+    suppressText: false,
+    textVisible: true,
+    transparent: false,
+    clipped: false,
+    inShadow: false,
+    frameCounter: { n: 0 },
+  }, rootSink);
+  flush(rootSink);
+
+  // Ids: keep an element's existing id unless another element already took it in this scrape (a cloned
+  // node carries its original's attribute); new ids continue the window's counter, so an id is never
+  // handed to a second element while the document lives.
+  let seq = Math.max(window.__lookoutSeq || 0, opts.startSeq || 0, top.maxSeen);
+  for (const { el, node } of top.records) {
+    const current = el.getAttribute(ID_ATTR);
+    if (current && ID_RE.test(current) && !top.used.has(current)) {
+      node.id = current;
+    } else {
+      node.id = "e" + ++seq;
+      el.setAttribute(ID_ATTR, node.id);
+    }
+    top.used.add(node.id);
+  }
+  window.__lookoutSeq = seq;
+
+  // A JSON string: Playwright serialises a plain string far faster than a deep object.
+  return JSON.stringify({
+    url: location.href,
+    title: document.title,
+    tree,
+    seq,
+    pending_frames: top.pendingFrames,
+    html: opts.html === false ? "" : document.documentElement ? document.documentElement.outerHTML : "",
+  });
+}

@@ -1,0 +1,189 @@
+"""`manage.py run_task`: create one task, run it (in this process, or on Celery when configured), print
+progress as events arrive, then the result. Exit status 0 only when the task completed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tasks_app import services
+from tasks_app.errors import LookoutError
+from tasks_app.models import Organization, Task, TaskEvent
+
+
+def describe(event: TaskEvent) -> str | None:
+    """One progress line per timeline event (None for those not worth a line)."""
+    d = event.data
+    match event.type:
+        case "task.status":
+            extra = f": {d['failure_reason']}" if d.get("failure_reason") else ""
+            return f"status {d['status']}{extra}"
+        case "step.started":
+            return f"step {d['order']}" + (f" (retry {d['retry_index']})" if d.get("retry_index") else "") + f" at {d.get('url', '')}"
+        case "step.finished":
+            return None if d.get("success") else f"  step {d['order']} failed: {d.get('error')}"
+        case "llm.response":
+            parsed = d.get("parsed") or {}
+            return f"  model: {str(parsed.get('thinking', ''))[:160]}" if parsed else None
+        case "action.started":
+            a = d.get("action", {})
+            target = f" {a['element_id']}" if a.get("element_id") else ""
+            return f"  -> {a.get('action_type')}{target}: {str(a.get('reasoning', ''))[:120]}"
+        case "action.finished":
+            return None if d.get("success") else f"     failed: {d.get('error')}"
+        case "approval.pending":
+            checks = "; ".join(f"{c.get('code')}: {c.get('message')}" for c in d.get("checks", []))
+            return f"safety check waiting for approval: {checks}"
+        case "approval.resolved":
+            return f"safety checks {'approved' if d.get('approved') else 'denied'} by {d.get('by')}"
+    return None
+
+
+def summary(task: Task) -> dict[str, Any]:
+    return {
+        "id": str(task.pk),
+        "status": task.status,
+        "failure_reason": task.failure_reason or None,
+        "extracted_information": task.extracted_information,
+        "errors": task.errors,
+        "steps": task.steps.count(),
+        "usage": {"input_tokens": task.input_tokens, "output_tokens": task.output_tokens, "cost": str(task.cost)},
+    }
+
+
+class Command(BaseCommand):
+    help = "Run one browser task from the shell with the model configured in the environment."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--url", required=True)
+        parser.add_argument("--goal", default="", help="navigation goal")
+        parser.add_argument("--title", default="")
+        parser.add_argument("--payload", help="navigation payload as JSON")
+        parser.add_argument("--extract", default="", help="data extraction goal")
+        parser.add_argument("--schema", help="file holding the JSON Schema of the extracted information")
+        parser.add_argument("--errors", help="error code mapping as JSON: {code: description}")
+        parser.add_argument("--engine", choices=["dom", "cua"], default="dom")
+        parser.add_argument("--model", default="")
+        parser.add_argument("--max-steps", type=int)
+        parser.add_argument("--org", help="organization slug (default: the first)")
+        parser.add_argument("--webhook", default="", help="webhook URL notified of the final status")
+        parser.add_argument("--approve-safety-checks", action="store_true")
+        parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        request = self._request(opts)
+        org = self._org(opts.get("org"))
+        in_process = settings.LOOKOUT_RUNNER != "celery"
+        try:
+            task = services.create_task(organization=org, start=True, dispatch=not in_process, **request)
+        except LookoutError as exc:
+            raise CommandError(f"invalid task: {exc.message}") from exc
+        self.as_json = opts["json"]
+        self.approve_all = opts["approve_safety_checks"]
+        self.log(f"task {task.pk} created in {org.slug} ({'in this process' if in_process else 'queued to Celery'})")
+        final = asyncio.run(self._run(task.pk, in_process))
+        result = summary(final)
+        if self.as_json:
+            self.stdout.write(json.dumps(result, default=str))
+        else:
+            self.stdout.write(f"result: {final.status}" + (f" ({final.failure_reason})" if final.failure_reason else ""))
+            if final.extracted_information is not None:
+                self.stdout.write(json.dumps(final.extracted_information, indent=2, default=str))
+        if final.status != Task.Status.COMPLETED:
+            sys.exit(1)
+
+    def log(self, line: str) -> None:
+        (self.stderr if self.as_json else self.stdout).write(line)
+
+    def _request(self, opts: dict[str, Any]) -> dict[str, Any]:
+        def load(name: str, text: str | None) -> Any:
+            if text is None:
+                return None
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise CommandError(f"--{name} is not valid JSON: {exc}") from exc
+
+        schema = None
+        if opts.get("schema"):
+            path = Path(opts["schema"])
+            if not path.is_file():
+                raise CommandError(f"--schema: no such file {path}")
+            schema = load("schema", path.read_text())
+        return {
+            "url": opts["url"],
+            "title": opts["title"],
+            "navigation_goal": opts["goal"],
+            "data_extraction_goal": opts["extract"],
+            "navigation_payload": load("payload", opts.get("payload")),
+            "extracted_information_schema": schema,
+            "error_code_mapping": load("errors", opts.get("errors")),
+            "engine": opts["engine"],
+            "model": opts["model"],
+            "max_steps": opts.get("max_steps"),
+            "webhook_callback_url": opts["webhook"],
+        }
+
+    def _org(self, slug: str | None) -> Organization:
+        qs = Organization.objects.order_by("id")
+        org = qs.filter(slug=slug).first() if slug else qs.first()
+        if org is None:
+            if slug:
+                raise CommandError(f"no organization with slug {slug!r}")
+            org = services.create_organization(name="Default", slug="default")
+        return org
+
+    async def _run(self, task_id: Any, in_process: bool) -> Task:
+        runner = None
+        browser = None
+        if in_process:
+            from agent_core.browser import BrowserManager
+            from tasks_app.agent_bridge import browser_config, execute_task
+
+            browser = BrowserManager(browser_config())
+            runner = asyncio.create_task(execute_task(task_id, browser=browser, worker="cli"))
+        try:
+            await self._follow(task_id, runner)
+        finally:
+            if runner is not None:
+                await runner
+            if browser is not None:
+                await browser.close()
+        return await Task.objects.aget(pk=task_id)
+
+    async def _follow(self, task_id: Any, runner: asyncio.Task[Any] | None) -> None:
+        after = 0
+        asked: set[int] = set()
+        while True:
+            events = [e async for e in TaskEvent.objects.filter(task_id=task_id, seq__gt=after).order_by("seq")]
+            for event in events:
+                after = event.seq
+                line = describe(event)
+                if line:
+                    self.log(line)
+                if event.type == "approval.pending" and event.seq not in asked:
+                    asked.add(event.seq)
+                    await self._decide(task_id)
+            status = await Task.objects.filter(pk=task_id).values_list("status", flat=True).aget()
+            if status in Task.FINAL_STATUSES and (runner is None or runner.done()) and not events:
+                return
+            await asyncio.sleep(0.2)
+
+    async def _decide(self, task_id: Any) -> None:
+        task = await Task.objects.select_related("organization").aget(pk=task_id)
+        if self.approve_all:
+            await sync_to_async(services.approve_safety_checks)(task=task, by=None)
+            return
+        if not sys.stdin.isatty():
+            self.log("  waiting for an operator to approve or deny in the dashboard (or rerun with --approve-safety-checks)")
+            return
+        answer = await asyncio.get_running_loop().run_in_executor(None, lambda: input("Approve these safety checks? [y/N] "))
+        service = services.approve_safety_checks if answer.strip().lower() in ("y", "yes") else services.deny_safety_checks
+        await sync_to_async(service)(task=task, by=None)
