@@ -717,40 +717,53 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
 
 async def _materialise(session: BrowserSession, file_url: str) -> Path:
     """A local path for the file to upload: the path itself, a file:// URL, or an http(s) URL fetched
-    into the session's uploads folder (at most MAX_UPLOAD_BYTES)."""
+    (with the session's cookies, user agent, extra headers and proxy, at most MAX_UPLOAD_BYTES) into a
+    fresh folder under the session's downloads dir, keeping the server's file name."""
     source = file_url.strip()
     scheme = urlsplit(source).scheme.lower()
-    if scheme in ("http", "https"):
-        folder = session.downloads_dir / ".uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            async with httpx.AsyncClient(
-                follow_redirects=True, timeout=session.config.navigation_timeout_ms / 1000
-            ) as client:
-                async with client.stream("GET", source) as response:
-                    response.raise_for_status()
-                    name = _download_name(response.headers.get("content-disposition", ""), source)
-                    fd, temp = tempfile.mkstemp(dir=folder, suffix="-" + name)
-                    size = 0
-                    with os.fdopen(fd, "wb") as out:
-                        async for chunk in response.aiter_bytes():
-                            size += len(chunk)
-                            if size > MAX_UPLOAD_BYTES:
-                                raise ActionFailed(f"{source} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-                            out.write(chunk)
-        except httpx.HTTPError as exc:
-            raise ActionFailed(f"could not fetch {source}: {exc}") from exc
-        # Keep the server's file name: sites show it and some check the extension.
-        target = folder / name
-        if target.exists():
-            target = Path(temp)
-        else:
-            os.replace(temp, target)
-        return target
-    path = Path(unquote(urlsplit(source).path)) if scheme == "file" else Path(source).expanduser()
-    if not path.is_file():
-        raise ActionFailed(f"file to upload not found: {file_url}")
-    return path
+    if scheme not in ("http", "https"):
+        path = Path(unquote(urlsplit(source).path)) if scheme == "file" else Path(source).expanduser()
+        # A page can talk the model into asking for any file the worker can read: local files are
+        # allowed only inside the folders the host configured for uploads.
+        roots = [Path(r).resolve() for r in session.config.upload_dirs]
+        resolved = path.resolve()
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise ActionFailed(
+                f"local file {file_url} is outside the allowed upload folders; give an http(s) URL instead"
+            )
+        if not path.is_file():
+            raise ActionFailed(f"file to upload not found: {file_url}")
+        return path
+    uploads = session.downloads_dir / ".uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=uploads))
+    headers = dict(session.config.extra_headers)
+    if session.config.user_agent:
+        headers["User-Agent"] = session.config.user_agent
+    cookies = {
+        c["name"]: c["value"] for c in await session.context.cookies(source) if "name" in c and "value" in c
+    }
+    try:
+        async with httpx.AsyncClient(
+            follow_redirects=True,
+            timeout=session.config.navigation_timeout_ms / 1000,
+            headers=headers,
+            cookies=cookies,
+            proxy=session.config.proxy or None,
+        ) as client:
+            async with client.stream("GET", source) as response:
+                response.raise_for_status()
+                target = folder / _download_name(response.headers.get("content-disposition", ""), source)
+                size = 0
+                with target.open("wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_UPLOAD_BYTES:
+                            raise ActionFailed(f"{source} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+                        out.write(chunk)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        raise ActionFailed(f"could not fetch {source}: {exc}") from exc
+    return target
 
 
 def _download_name(disposition: str, url: str) -> str:

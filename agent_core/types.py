@@ -66,6 +66,7 @@ class BrowserConfig:
     proxy: str | None = None  # e.g. "http://127.0.0.1:3128"
     extra_headers: dict[str, str] = field(default_factory=dict)
     downloads_dir: str | None = None
+    upload_dirs: tuple[str, ...] = ()  # local folders upload_file may read from (URLs are always allowed)
     navigation_timeout_ms: int = 30_000
     action_timeout_ms: int = 5_000
     # Recording (video / trace / HAR): directories the session writes into; None turns each off.

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import shutil
 import socket
+import tempfile
 from decimal import Decimal
 from typing import Any
 
@@ -87,8 +89,14 @@ def llm_config(task: Task | None = None) -> LLMConfig:
     )
 
 
-def browser_config() -> BrowserConfig:
-    return BrowserConfig(executable_path=settings.LOOKOUT_CHROMIUM, headless=settings.LOOKOUT_HEADLESS)
+def browser_config(*, workdir: str | None = None) -> BrowserConfig:
+    """The process-wide browser settings; with `workdir`, a run's own downloads folder inside it."""
+    return BrowserConfig(
+        executable_path=settings.LOOKOUT_CHROMIUM,
+        headless=settings.LOOKOUT_HEADLESS,
+        upload_dirs=tuple(settings.LOOKOUT_UPLOAD_DIRS),
+        downloads_dir=f"{workdir}/downloads" if workdir else None,
+    )
 
 
 def agent_config(task: Task) -> AgentConfig:
@@ -497,6 +505,7 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
     watcher = asyncio.create_task(control.watch())
     beats = asyncio.create_task(_heartbeats(task.pk))
     outcome = RunOutcome(status=RunStatus.FAILED, failure_reason="the run did not start")
+    workdir = tempfile.mkdtemp(prefix="lookout-run-")
     try:
         outcome = await run_task(
             spec_from_task(task),
@@ -506,7 +515,7 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
             hooks=hooks,
             control=control,
             config=agent_config(task),
-            browser_config=browser_config(),
+            browser_config=browser_config(workdir=workdir),
         )
     except asyncio.CancelledError:
         outcome = RunOutcome(status=RunStatus.FAILED, failure_reason="the worker stopped during the run")
@@ -518,6 +527,7 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
         watcher.cancel()
         beats.cancel()
         await llm.close()
+        shutil.rmtree(workdir, ignore_errors=True)  # downloads and recordings are artifacts by now
         finished = await _finish(task.pk, outcome)
     return finished
 

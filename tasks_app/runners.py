@@ -24,7 +24,12 @@ def dispatch(task_id: Any) -> None:
         from tasks_app.jobs import run_task_job
 
         limit = run_time_limit(task_id)
-        run_task_job.apply_async(kwargs={"task_id": str(task_id)}, soft_time_limit=limit, time_limit=limit + 60)
+        run_task_job.apply_async(
+            kwargs={"task_id": str(task_id)},
+            soft_time_limit=limit,
+            time_limit=limit + 60,
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+        )
     else:
         from tasks_app import inprocess
 
@@ -35,7 +40,11 @@ def dispatch_webhook(task_id: Any, *, attempt: int, countdown: float) -> None:
     if settings.LOOKOUT_RUNNER == "celery":
         from tasks_app.jobs import deliver_webhook_job
 
-        deliver_webhook_job.apply_async(kwargs={"task_id": str(task_id), "attempt": attempt}, countdown=countdown)
+        deliver_webhook_job.apply_async(
+            kwargs={"task_id": str(task_id), "attempt": attempt},
+            countdown=countdown,
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+        )
         return
     from tasks_app import inprocess
     from tasks_app.jobs import deliver_webhook_job

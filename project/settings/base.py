@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tasks_app.api.errors.ApiErrorMiddleware",  # JSON, never HTML, for errors under /api/ and /v1/
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,12 +157,34 @@ if not DEBUG:
 # ---- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tasks_app.api.auth.ApiKeyAuthentication", "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tasks_app.api.auth.IsOrgCaller"],
+    "DEFAULT_THROTTLE_CLASSES": ["tasks_app.api.throttling.ApiRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tasks_app.api.parsers.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "tasks_app.api.errors.exception_handler",
 }
+# Requests per API key (or per dashboard user) per period, counted in the cache (Redis when REDIS_URL is set).
+LOOKOUT_API_RATE = env.str("LOOKOUT_API_RATE", default="120/min") or None  # empty: no limit
+if LOOKOUT_API_RATE and not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", LOOKOUT_API_RATE):
+    raise ConfigError(f"LOOKOUT_API_RATE must look like 120/min (requests per s, min, hour or day); got {LOOKOUT_API_RATE!r}")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lookout API",
     "DESCRIPTION": "Create, watch and control LLM browser-agent runs.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/(api/)?v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "tasks_app.api.schema.postprocess"],
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "tasks_app.models.Task.Status", "StepStatusEnum": "tasks_app.models.Step.Status",
+        "EngineEnum": "tasks_app.models.Task.Engine", "RunStatusEnum": "tasks_app.api.skyvern.RUN_STATUSES",
+        "RunEngineEnum": "tasks_app.api.skyvern.RUN_ENGINES", "RunTypeEnum": "tasks_app.api.skyvern.RUN_TYPES",
+    },
+    # The docs page loads Swagger UI from static/vendor/swagger-ui (npm swagger-ui-dist), never from a CDN.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # ---- the agent -----------------------------------------------------------------------------
@@ -172,6 +196,8 @@ LOOKOUT_CUA_MODEL = env.str("LOOKOUT_CUA_MODEL", default="computer-use-preview")
 LOOKOUT_LLM_TIMEOUT = env.float("LOOKOUT_LLM_TIMEOUT", default=60.0)
 LOOKOUT_CHROMIUM = env.str("LOOKOUT_CHROMIUM", default="") or shutil.which("chromium") or None
 LOOKOUT_HEADLESS = env.bool("LOOKOUT_HEADLESS", default=True)
+# Local folders the agent may upload files from (http(s) URLs are always allowed).
+LOOKOUT_UPLOAD_DIRS = env.list("LOOKOUT_UPLOAD_DIRS", default=[])
 LOOKOUT_DEFAULT_MAX_STEPS = env.int("LOOKOUT_DEFAULT_MAX_STEPS", default=10)
 LOOKOUT_HEARTBEAT_SECONDS = env.float("LOOKOUT_HEARTBEAT_SECONDS", default=5.0)
 LOOKOUT_STALE_AFTER_SECONDS = env.float("LOOKOUT_STALE_AFTER_SECONDS", default=30.0)
@@ -193,6 +219,9 @@ LOOKOUT_WEBHOOK_BACKOFF_CAP = env.float("LOOKOUT_WEBHOOK_BACKOFF_CAP", default=3
 LOOKOUT_WEBHOOK_TIMEOUT = env.float("LOOKOUT_WEBHOOK_TIMEOUT", default=10.0)
 LOOKOUT_STEP_TIME_BUDGET = env.int("LOOKOUT_STEP_TIME_BUDGET", default=180)  # seconds per step for a run's time limit
 LOOKOUT_SWEEP_SECONDS = env.float("LOOKOUT_SWEEP_SECONDS", default=15.0)
+CELERY_TASK_DEFAULT_QUEUE = env.str("LOOKOUT_CELERY_QUEUE", default="lookout")
+LOOKOUT_SWEEP_QUEUE = env.str("LOOKOUT_SWEEP_QUEUE", default="") or CELERY_TASK_DEFAULT_QUEUE
+CELERY_TASK_ROUTES = {"tasks_app.sweep_stale_runs": {"queue": LOOKOUT_SWEEP_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-runs": {"task": "tasks_app.sweep_stale_runs", "schedule": LOOKOUT_SWEEP_SECONDS},
 }

@@ -14,6 +14,7 @@ test using them runs there too:
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +25,9 @@ from agent_core.browser import BrowserManager, BrowserSession
 from agent_core.types import BrowserConfig
 
 # Short timeouts: everything is local, and a test that waits should fail fast rather than hang.
-TEST_BROWSER_CONFIG = BrowserConfig(action_timeout_ms=2_000, navigation_timeout_ms=10_000)
+TEST_BROWSER_CONFIG = BrowserConfig(
+    action_timeout_ms=2_000, navigation_timeout_ms=10_000, upload_dirs=(tempfile.gettempdir(),)
+)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

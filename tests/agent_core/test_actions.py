@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import json
 import re
 from pathlib import Path
@@ -250,10 +252,11 @@ class TestExecuteAction:
     ) -> None:
         await session.goto(site.url("job/documents.html"))
         page = await scrape(session.page)
+        missing = f"{tempfile.gettempdir()}/no/such.pdf"
         result = await execute_action(
-            session, page, UploadFile(element_id=find(page, "name=cv").id, file_url="/no/such.pdf")
+            session, page, UploadFile(element_id=find(page, "name=cv").id, file_url=missing)
         )
-        assert not result.success and result.error == "file to upload not found: /no/such.pdf"
+        assert not result.success and result.error == f"file to upload not found: {missing}"
 
     async def test_click_download_is_saved(self, site: TestSite, session: BrowserSession) -> None:
         await session.goto(site.url("download/"))

@@ -60,7 +60,7 @@ class Recorder(RunHooks):
 
 @pytest.fixture
 async def browser(tmp_path):
-    manager = BrowserManager(BrowserConfig(downloads_dir=str(tmp_path / "downloads")))
+    manager = BrowserManager(BrowserConfig(downloads_dir=str(tmp_path / "downloads"), upload_dirs=(str(tmp_path),)))
     await manager.start()
     yield manager
     await manager.close()
@@ -130,6 +130,20 @@ async def test_job_application_two_pages(site, fake_openai, browser, tmp_path):
             ArtifactKind.ELEMENT_TREE_PROMPT, ArtifactKind.LLM_PROMPT, ArtifactKind.LLM_RESPONSE,
             ArtifactKind.SCREENSHOT_FINAL} <= kinds
     assert outcome.usage.input_tokens > 0 and outcome.steps == 3
+
+
+async def test_local_upload_outside_allowed_folders_is_refused(site, fake_openai, browser):
+    def script(req):
+        if "documents" in page_url(req):
+            return step(act("upload_file", element_id(req, r"type=file"), file_url="/etc/passwd"))
+        return step(act("goto_url", url=site.url("/job/documents.html")))
+
+    fake_openai.script = script
+    outcome, hooks = await run(TaskSpec(url=site.url("/job/"), navigation_goal="x", max_steps=2), fake_openai, browser,
+                               config=AgentConfig(max_steps=2, max_retries_per_step=0))
+    errors = [e.result.error for e in hooks.of("action_finished") if not e.result.success]
+    assert errors and "outside the allowed upload folders" in errors[0]
+    assert not site.posts("/job/documents")
 
 
 async def test_table_extraction_validated_against_schema(site, fake_openai, browser):
