@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -816,7 +817,13 @@ async def _scroll(session: BrowserSession, scrape: ScrapeResult, action: Scroll,
         await page.mouse.move(width / 2, height / 2)
     delta = height * SCROLL_FRACTION * (1 if action.direction == "down" else -1)
     await page.mouse.wheel(0, delta)
+    # The compositor applies a wheel scroll on its next frame: wait for that one frame (scroll only).
+    with contextlib.suppress(PlaywrightError):
+        await page.evaluate(_NEXT_FRAME_JS)
     return None
+
+
+_NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))"
 
 
 _KEY_NAMES = {

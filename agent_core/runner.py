@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from agent_core.browser import BrowserManager, BrowserSession, validate_start_url
+from agent_core.browser import BrowserManager, BrowserSession, image_type, validate_start_url
 from agent_core.errors import AgentError, InvalidTaskError, RunTerminatedError, StepFailedError
 from agent_core.llm import OpenAIClient
 from agent_core.types import (
@@ -98,7 +98,12 @@ async def _close_session(session: BrowserSession, hooks: RunHooks) -> None:
     try:
         shot = await session.screenshot()
         await hooks.artifact(
-            ArtifactOut(kind=ArtifactKind.SCREENSHOT_FINAL, data=shot, content_type="image/png", name="final.png")
+            ArtifactOut(
+                kind=ArtifactKind.SCREENSHOT_FINAL,
+                data=shot,
+                content_type=image_type(shot),
+                name="final." + image_type(shot).split("/")[1],
+            )
         )
     except Exception:  # noqa: BLE001 - a dead page must not cost the recordings
         logger.warning("no final screenshot", exc_info=True)

@@ -66,6 +66,9 @@ class BrowserConfig:
     proxy: str | None = None  # e.g. "http://127.0.0.1:3128"
     extra_headers: dict[str, str] = field(default_factory=dict)
     downloads_dir: str | None = None
+    # JPEG quality of screenshots (model input and artifacts); None for PNG. JPEG is ~30% faster to
+    # capture than PNG here and several times smaller.
+    screenshot_quality: int | None = 80
     upload_dirs: tuple[str, ...] = ()  # local folders upload_file may read from (URLs are always allowed)
     navigation_timeout_ms: int = 30_000
     action_timeout_ms: int = 5_000
@@ -92,7 +95,6 @@ class AgentConfig:
     max_retries_per_step: int = 3
     history_window: int = 10  # earlier actions shown to the model
     image_retention: int = 3  # cua: screenshots kept when history is replayed
-    screenshot_quality: int = 80
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from tasks_app.errors import NotFoundError
@@ -35,7 +36,7 @@ def get_task(*, organization: Organization, task_id: Any) -> Task:
         return Task.objects.select_related("organization", "created_by", "retry_of").get(
             pk=task_id, organization=organization
         )
-    except (Task.DoesNotExist, ValueError, TypeError) as exc:
+    except (Task.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise NotFoundError("task not found") from exc
 
 
@@ -48,7 +49,7 @@ def task_for_user(*, user: AbstractBaseUser | AnonymousUser, task_id: Any) -> Ta
         qs = qs.filter(organization__memberships__user=user)
     try:
         return qs.first()
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, ValidationError):
         return None
 
 

@@ -21,8 +21,10 @@ def element_id(request: FakeRequest, *patterns: str) -> str:
     raise AssertionError(f"no element matching {patterns} in listing:\n{listing_of(request)}")
 
 
-def step(*actions: dict[str, Any], thinking: str = "working on it", goal_achieved: bool = False) -> Any:
-    return reply_json({"thinking": thinking, "goal_achieved": goal_achieved, "actions": list(actions)})
+def step(
+    *actions: dict[str, Any], thinking: str = "working on it", goal_achieved: bool = False, delay: float = 0.0
+) -> Any:
+    return reply_json({"thinking": thinking, "goal_achieved": goal_achieved, "actions": list(actions)}, delay=delay)
 
 
 def act(action_type: str, element_id: str | None = None, reasoning: str = "because", **params: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from agent_core.actions import (
     execute_action,
     parse_agent_step,
 )
-from agent_core.browser import BrowserSession
+from agent_core.browser import BrowserSession, image_type
 from agent_core.control import cancellable
 from agent_core.dom import ScrapeResult, scrape
 from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
@@ -168,7 +168,7 @@ class DomEngine:
                 history=self.history[-self.config.history_window :],
             )
             h0 = time.perf_counter()
-            await self._artifact(step, ArtifactKind.SCREENSHOT_LLM, shot, _image_type(shot), f"step-{step.order}.png")
+            await self._artifact(step, ArtifactKind.SCREENSHOT_LLM, shot, image_type(shot), f"step-{step.order}.{_ext(shot)}")
             await self._artifact(step, ArtifactKind.HTML_SCRAPE, page_state.html.encode(), "text/html", "scrape.html")
             await self._artifact(
                 step,
@@ -277,7 +277,7 @@ class DomEngine:
             self._next_screenshot = shot
             h0 = time.perf_counter()
             await self._artifact(
-                step, ArtifactKind.SCREENSHOT_ACTION, shot, _image_type(shot), f"action-{index}.png", action_index=index
+                step, ArtifactKind.SCREENSHOT_ACTION, shot, image_type(shot), f"action-{index}.{_ext(shot)}", action_index=index
             )
             await self.hooks.action_finished(ActionFinished(step=step, index=index, action=as_dict, result=result))
             t.hooks += (time.perf_counter() - h0) * 1000
@@ -325,11 +325,13 @@ class DomEngine:
         return reply.usage
 
 
+def _ext(data: bytes) -> str:
+    return image_type(data).split("/")[1]
+
+
 def _guess_type(name: str) -> str:
     import mimetypes
 
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def _image_type(data: bytes) -> str:
-    return "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"

@@ -76,14 +76,22 @@ def actor_label(actor: Actor) -> str:
 
 
 def _transition(
-    task: Task, *, to: str, verb: str, fields: dict[str, Any] | None = None, event_data: dict[str, Any] | None = None
+    task: Task,
+    *,
+    to: str,
+    verb: str,
+    fields: dict[str, Any] | None = None,
+    event_data: dict[str, Any] | None = None,
+    only_from: frozenset[str] | None = None,
 ) -> Task:
-    """Move `task` to `to` if its current status allows it; raise TaskStateError otherwise."""
+    """Move `task` to `to` if its current status allows it (and is in `only_from`, when given);
+    raise TaskStateError otherwise."""
     fields = dict(fields or {})
     if to in Task.FINAL_STATUSES:
         fields.setdefault("finished_at", timezone.now())
     with transaction.atomic():
-        updated = Task.objects.filter(pk=task.pk, status__in=sources_of(to)).update(status=to, **fields)
+        allowed = sources_of(to) if only_from is None else sources_of(to) & only_from
+        updated = Task.objects.filter(pk=task.pk, status__in=allowed).update(status=to, **fields)
         if not updated:
             current = Task.objects.filter(pk=task.pk).values_list("status", flat=True).first()
             if current is None:
@@ -225,7 +233,9 @@ def create_task(
 
 def enqueue_task(*, task: Task, dispatch: bool = True) -> Task:
     """created -> queued, then hand the task to the configured runner once the transaction commits."""
-    task = _transition(task, to=S.QUEUED, verb="queue", fields={"queued_at": timezone.now()})
+    task = _transition(
+        task, to=S.QUEUED, verb="queue", fields={"queued_at": timezone.now()}, only_from=frozenset({S.CREATED})
+    )
     task_id = task.pk
     if dispatch:
         transaction.on_commit(lambda: _dispatch(task_id))
@@ -264,7 +274,9 @@ def pause_task(*, task: Task, by: Actor) -> Task:
 def resume_task(*, task: Task, by: Actor) -> Task:
     """paused -> running, from the page as it is."""
     ensure_can_control(organization=task.organization, actor=by)
-    return _transition(task, to=S.RUNNING, verb="resume", event_data={"by": actor_label(by)})
+    return _transition(
+        task, to=S.RUNNING, verb="resume", event_data={"by": actor_label(by)}, only_from=frozenset({S.PAUSED})
+    )
 
 
 def retry_step(*, task: Task, by: Actor) -> Task:
@@ -324,7 +336,13 @@ def approve_safety_checks(*, task: Task, by: Actor) -> Task:
     ensure_can_control(organization=task.organization, actor=by)
     with transaction.atomic():
         checks = Task.objects.filter(pk=task.pk).values_list("pending_safety_checks", flat=True).first()
-        task = _transition(task, to=S.RUNNING, verb="approve", fields={"pending_safety_checks": []})
+        task = _transition(
+            task,
+            to=S.RUNNING,
+            verb="approve safety checks of",
+            fields={"pending_safety_checks": []},
+            only_from=frozenset({S.AWAITING_APPROVAL}),
+        )
         record_event(
             task_id=task.pk,
             type="approval.resolved",
@@ -342,7 +360,8 @@ def deny_safety_checks(*, task: Task, by: Actor) -> Task:
         task = _transition(
             task,
             to=S.TERMINATED,
-            verb="deny",
+            verb="deny safety checks of",
+            only_from=frozenset({S.AWAITING_APPROVAL}),
             fields={
                 "pending_safety_checks": [],
                 "failure_reason": f"safety checks denied by {actor_label(by)} ({named})",

@@ -21,10 +21,14 @@ from tests.agent_core.conftest import TEST_BROWSER_CONFIG
 from tests.sites.server import TestSite
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
+def image_size(data: bytes) -> tuple[int, int]:
+    """Size of a PNG or a JPEG (screenshots are JPEG by default, PNG with screenshot_quality=None)."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    size = jpeg_size(data)
+    assert size is not None, "neither PNG nor JPEG"
+    return size
 
 
 # ---- no browser needed -----------------------------------------------------------------------------------
@@ -68,8 +72,9 @@ def test_find_chromium(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 async def test_goto_and_screenshot(site: TestSite, session) -> None:
     await session.goto(site.url("table/"))
     assert await session.page.title() == "Products"
-    assert png_size(await session.screenshot()) == (1280, 800)
-    width, height = png_size(await session.screenshot(full_page=True))
+    shot = await session.screenshot()
+    assert shot[:3] == b"\xff\xd8\xff" and image_size(shot) == (1280, 800)
+    width, height = image_size(await session.screenshot(full_page=True))
     assert width == 1280 and height >= 800
 
 

@@ -16,7 +16,11 @@ ALL = list(S.values)
 def _do(target, task, actor):
     """Reach `target` with the service an operator or worker would use."""
     if target == S.QUEUED:
-        return services.enqueue_task(task=task)
+        if task.status == S.CREATED:
+            return services.enqueue_task(task=task)
+        from tasks_app.services.tasks import _transition  # the sweeper's requeue of a lost run
+
+        return _transition(task, to=S.QUEUED, verb="requeue")
     if target == S.RUNNING:
         if task.status == S.QUEUED:
             claimed = services.claim_task(task_id=task.pk, worker="w1")
@@ -120,6 +124,19 @@ def test_deny_names_checks_and_approve_clears_them(org, operator):
     assert "irrelevant_domain: The page is off-task" in task.failure_reason
     types = list(TaskEvent.objects.filter(task=task).values_list("type", flat=True))
     assert types.count("approval.pending") == 2 and types.count("approval.resolved") == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.RUNNING, S.PAUSED])
+def test_approvals_need_a_waiting_run(org, operator, status):
+    task = TaskFactory(organization=org, status=status)
+    with pytest.raises(TaskStateError):
+        services.approve_safety_checks(task=task, by=operator)
+    with pytest.raises(TaskStateError):
+        services.deny_safety_checks(task=task, by=operator)
+    with pytest.raises(TaskStateError):
+        services.enqueue_task(task=task)
+    assert Task.objects.get(pk=task.pk).status == status
 
 
 @pytest.mark.django_db

@@ -1,0 +1,116 @@
+"""Step overhead of the dom engine outside the model call, against the floor of the same page.
+
+Runs a 20-step task with an instant fake model (real OpenAI SDK against the local fake server) on a local
+page in headless Chromium, then prints the median time per step outside the model call, broken down
+(scrape, screenshot, execute, hooks), next to the floor: one bare screenshot plus one bare scrape of the
+same page in raw Playwright. Usage: .venv/bin/python bench/step_overhead.py [--steps 20] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent_core.browser import BrowserManager  # noqa: E402
+from agent_core.control import LocalControl  # noqa: E402
+from agent_core.engines.dom import DomEngine  # noqa: E402
+from agent_core.llm import OpenAIClient  # noqa: E402
+from agent_core.types import AgentConfig, BrowserConfig, LLMConfig, RunHooks, TaskSpec  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAIServer, reply_json  # noqa: E402
+from tests.sites.server import TestSite  # noqa: E402
+
+PAGE = "/job/"
+
+
+def instant_model(steps: int):
+    calls = []
+
+    def script(req):
+        calls.append(req)
+        if len(calls) >= steps:
+            return reply_json({"thinking": "done", "goal_achieved": True, "actions": [{"action_type": "complete", "element_id": None, "reasoning": "done"}]})
+        # click the "Continue"-free element: focus the name field and type one character (no navigation)
+        listing = req.user_text()
+        eid = next(line.split("]")[0].strip(" [") for line in listing.splitlines() if "name=full_name" in line)
+        return reply_json({"thinking": "typing", "goal_achieved": False,
+                           "actions": [{"action_type": "input_text", "element_id": eid, "reasoning": "type", "text": f"Ada {len(calls)}"}]})
+    return script
+
+
+async def bare_floor(manager: BrowserManager, url: str, rounds: int) -> list[float]:
+    """One bare screenshot plus one bare scrape (the scraper's single page.evaluate) per sample."""
+    from agent_core.dom import scrape
+
+    session = await manager.new_session()
+    await session.goto(url)
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        # the same capture the engine makes: a JPEG at the configured quality, and one scrape
+        await session.page.screenshot(type="jpeg", quality=session.config.screenshot_quality)
+        await scrape(session.page)
+        samples.append((time.perf_counter() - t0) * 1000)
+    await session.close()
+    return samples
+
+
+async def engine_run(manager, fake, url, steps):
+    fake.script = instant_model(steps)
+    cfg = LLMConfig(api_key="bench", base_url=fake.base_url, max_retries=0)
+    llm = OpenAIClient(cfg)
+    session = await manager.new_session()
+    await session.goto(url)
+    engine = DomEngine(spec=TaskSpec(url=url, navigation_goal="type", max_steps=steps), session=session, llm=llm,
+                       llm_config=cfg, hooks=RunHooks(), control=LocalControl(), config=AgentConfig(max_steps=steps))
+    outcome = await engine.run()
+    await session.close()
+    await llm.close()
+    assert outcome.status.value == "completed", outcome.failure_reason
+    return engine.timings
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    site = TestSite().start()
+    fake = FakeOpenAIServer().start()
+    url = site.url(PAGE)
+    manager = BrowserManager(BrowserConfig())
+    await manager.start()
+    try:
+        await engine_run(manager, fake, url, 3)  # warm-up
+        timings = []
+        for _ in range(args.rounds):
+            timings += (await engine_run(manager, fake, url, args.steps))[1:]  # step 1 includes the first paint
+        floors = await bare_floor(manager, url, args.steps * args.rounds)
+    finally:
+        await manager.close()
+        fake.stop()
+        site.stop()
+
+    def med(values):
+        return statistics.median(values)
+
+    parts = {name: med([getattr(t, name) for t in timings]) for name in ("scrape", "screenshot", "execute", "hooks")}
+    outside = med([t.scrape + t.screenshot + t.execute + t.hooks for t in timings])
+    model = med([t.model for t in timings])
+    floor_ms = med(floors)
+    print(f"dom engine step overhead, {args.steps}-step task x {args.rounds} rounds ({len(timings)} steps), page {PAGE}")
+    print(f"  median per step outside the model call: {outside:7.1f} ms")
+    for name, value in parts.items():
+        print(f"    {name:<11} {value:7.1f} ms")
+    print(f"  median model call (instant fake, real SDK + HTTP): {model:6.1f} ms")
+    print(f"  floor (one bare screenshot + one bare scrape):   {floor_ms:6.1f} ms")
+    print(f"  ratio overhead / floor: {outside / floor_ms:.2f}x (target <= 1.5x)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
