@@ -717,7 +717,8 @@ class BrowserSession:
         data = base64.b64decode(params["data"])
         meta = params.get("metadata") or {}
         size = jpeg_size(data) or (int(meta.get("deviceWidth", 0)), int(meta.get("deviceHeight", 0)))
-        self._latest_frame = Frame(data=data, width=size[0], height=size[1])
+        captured = float(meta.get("timestamp") or time.time())
+        self._latest_frame = Frame(data=data, width=size[0], height=size[1], captured_at=captured)
         if self._deliver_task is None or self._deliver_task.done():
             self._deliver_task = asyncio.ensure_future(self._deliver_frames())
 

@@ -205,6 +205,7 @@ class Frame:
     data: bytes
     width: int
     height: int
+    captured_at: float = 0.0  # seconds since the epoch, when Chromium produced the frame
 
 
 @dataclass(frozen=True)

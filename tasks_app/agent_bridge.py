@@ -329,7 +329,7 @@ class DjangoRunHooks(RunHooks):
     async def _send_frames(self) -> None:
         while self._frame_pending is not None:
             frame, self._frame_pending = self._frame_pending, None
-            await apublish(frames_group(self.task_id), "live.frame", {"jpeg": frame.data})
+            await apublish(frames_group(self.task_id), "live.frame", {"jpeg": frame.data, "ts": frame.captured_at})
 
     async def browser_ready(self, session: Any) -> None:
         self.session = session

@@ -5,6 +5,8 @@ Thin by design: authenticate on connect, join the task's group, forward. Nothing
 
 from __future__ import annotations
 
+import asyncio
+import struct
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -14,6 +16,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from tasks_app.events import frames_group, task_group
 from tasks_app.selectors import events_after, task_for_user
 from tasks_app.services.events import event_payload
+
+
+TAIL_SECONDS = 3.0
 
 
 @database_sync_to_async
@@ -43,11 +48,28 @@ class TimelineConsumer(AsyncJsonWebsocketConsumer):
         # Join first, then replay: anything published meanwhile waits in our queue and is de-duplicated by seq.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        for event in await _events(self.task_id, self.last_seq):
-            await self.send_json(event)
-            self.last_seq = event["seq"]
+        await self._catch_up()
+        self.tail = asyncio.ensure_future(self._tail())
+
+    async def _catch_up(self, until: int | None = None) -> None:
+        for event in await _events(self.task_id, self.last_seq, until=until):
+            if event["seq"] > self.last_seq:
+                await self.send_json(event)
+                self.last_seq = event["seq"]
+
+    async def _tail(self) -> None:
+        """Safety net under the live stream: Pub/Sub delivery is fire-and-forget (a message published while
+        our subscription is being set up, or while Redis reconnects, is gone), so every few seconds look
+        for stored events we have not sent. Gaps are also filled at once when a later event arrives."""
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            delay = TAIL_SECONDS
+            await self._catch_up()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "tail", None) is not None:
+            self.tail.cancel()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -60,14 +82,15 @@ class TimelineConsumer(AsyncJsonWebsocketConsumer):
         if seq <= self.last_seq:
             return
         if seq > self.last_seq + 1:  # a publish was lost or overtaken: fill the gap from the database
-            for missed in await _events(self.task_id, self.last_seq, until=seq):
-                await self.send_json(missed)
-        await self.send_json(event)
-        self.last_seq = seq
+            await self._catch_up(until=seq)
+        if seq > self.last_seq:
+            await self.send_json(event)
+            self.last_seq = seq
 
 
 class FramesConsumer(AsyncWebsocketConsumer):
-    """`ws/tasks/<id>/frames/`: live JPEG frames as binary messages, lossy and latest-wins."""
+    """`ws/tasks/<id>/frames/`: live frames as binary messages, lossy and latest-wins. Each message is an
+    8-byte big-endian float64 (capture time, ms since the epoch) followed by the JPEG."""
 
     async def connect(self) -> None:
         self.task_id = self.scope["url_route"]["kwargs"]["task_id"]
@@ -91,4 +114,14 @@ class FramesConsumer(AsyncWebsocketConsumer):
             await live_view.viewer_left(self.task_id)
 
     async def live_frame(self, message: dict[str, Any]) -> None:
-        await self.send(bytes_data=message["payload"]["jpeg"])
+        # Latest wins here too: never queue frames behind a slow socket, keep only the newest.
+        payload = message["payload"]
+        self.pending = struct.pack(">d", float(payload.get("ts") or 0) * 1000) + payload["jpeg"]
+        sender = getattr(self, "sender", None)
+        if sender is None or sender.done():
+            self.sender = asyncio.ensure_future(self._send_latest())
+
+    async def _send_latest(self) -> None:
+        while self.pending is not None:
+            frame, self.pending = self.pending, None
+            await self.send(bytes_data=frame)

@@ -96,11 +96,11 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix:// (got {REDIS_URL!r})")
 if REDIS_URL:
+    # Redis Pub/Sub: one PUBLISH per event, fanned out inside each ASGI process to its local sockets
+    # (the list-based layer pays a Redis round trip per socket; see bench/event_latency.py). Nothing is
+    # lost by its fire-and-forget delivery: events are stored first and clients fill gaps by seq.
     CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
-        }
+        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:

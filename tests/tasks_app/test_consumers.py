@@ -1,6 +1,7 @@
 """Websocket streams: replay after ?after=, live events in order without duplicates, org-only access."""
 
 import json
+import struct
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -108,8 +109,9 @@ async def test_frames_stream_forwards_binary_and_counts_viewers(task, operator):
     comm = communicator(task, operator, "frames/")
     assert (await comm.connect())[0]
     assert await viewer_count(task.pk) == 1
-    await apublish(frames_group(task.pk), "live.frame", {"jpeg": b"\xff\xd8\xffjpeg"})
-    assert await comm.receive_from(timeout=3) == b"\xff\xd8\xffjpeg"
+    await apublish(frames_group(task.pk), "live.frame", {"jpeg": b"\xff\xd8\xffjpeg", "ts": 1700000000.5})
+    message = await comm.receive_from(timeout=3)
+    assert struct.unpack(">d", message[:8])[0] == 1700000000500.0 and message[8:] == b"\xff\xd8\xffjpeg"
     await comm.disconnect()
     assert await viewer_count(task.pk) == 0
 
@@ -119,3 +121,16 @@ async def test_cross_origin_socket_is_refused(task, operator):
     comm.scope["user"] = operator
     connected, _ = await comm.connect()
     assert not connected
+
+
+async def test_event_lost_in_transit_still_arrives(task, operator):
+    """Stored but never published (as when Pub/Sub drops a message): the consumer's tail check sends it."""
+    from tasks_app.models import Task, TaskEvent
+
+    comm = communicator(task, operator)
+    assert (await comm.connect())[0]
+    await sync_to_async(lambda: (TaskEvent.objects.create(task=task, seq=1, type="task.status", data={"status": "completed"}),
+                                 Task.objects.filter(pk=task.pk).update(last_event_seq=1)))()
+    event = await comm.receive_json_from(timeout=5)
+    assert event["seq"] == 1 and event["data"]["status"] == "completed"
+    await comm.disconnect()

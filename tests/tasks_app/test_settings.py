@@ -64,7 +64,7 @@ def test_production_settings_pick_redis_and_celery(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [
-        "channels_redis.core.RedisChannelLayer",
+        "channels_redis.pubsub.RedisPubSubChannelLayer",
         "celery",
         "redis://127.0.0.1:6379/3",
         "django.db.backends.postgresql",
