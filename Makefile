@@ -15,6 +15,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps 'skyvern==1.0.56'  # only skyvern.client (needs httpx, pydantic), for the API tests; its full dependency tree pins rich<14, which import-linter cannot use
 	touch $@
 
 system-deps:

@@ -206,6 +206,9 @@ def _options_summary(options: list[dict[str, Any]], total: int) -> str:
 
 
 def _element(node: dict[str, Any]) -> Element:
+    value = node.get("value")
+    if value is None and (node["tag"] == "textarea" or node.get("input_type") in _TEXT_INPUTS):
+        value = ""  # the scraper leaves empty strings out of its JSON
     return Element(
         id=node["id"],
         tag=node["tag"],
@@ -217,7 +220,7 @@ def _element(node: dict[str, Any]) -> Element:
         role=node.get("role"),
         label=node.get("label") or "",
         input_type=node.get("input_type"),
-        value=node.get("value"),
+        value=value,
         checked=node.get("checked"),
         selected=node.get("selected"),
         disabled=bool(node.get("disabled")),

@@ -2,16 +2,26 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from tasks_app.views import artifacts, base
+from tasks_app.views import artifacts, base, tasks
 
 urlpatterns = [
-    path("", base.home, name="home"),
+    path("", tasks.task_list, name="home"),
+    path("tasks/", tasks.task_list, name="task-list"),
+    path("tasks/status/", tasks.task_statuses, name="task-statuses"),
+    path("tasks/new/", tasks.task_new, name="task-new"),
+    path("tasks/<uuid:task_id>/", tasks.task_detail, name="task-detail"),
+    path("tasks/<uuid:task_id>/summary/", tasks.task_summary, name="task-summary"),
+    path("tasks/<uuid:task_id>/control/<slug:action>/", tasks.task_control, name="task-control"),
+    path("tasks/<uuid:task_id>/artifacts/", tasks.task_artifacts, name="task-artifacts"),
+    path("tasks/<uuid:task_id>/artifacts/<int:artifact_id>/", tasks.artifact_detail, name="artifact-view"),
     path("org/switch/", base.switch_organization, name="switch-org"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tasks/<uuid:task_id>/artifacts/<int:artifact_id>/file", artifacts.artifact_file, name="artifact-file"),
     path("tasks/<uuid:task_id>/artifacts/<int:artifact_id>/thumb", artifacts.artifact_thumbnail, name="artifact-thumbnail"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("tasks_app.api.urls")),
+    path("v1/", include("tasks_app.api.skyvern_urls")),
 ]

@@ -24,12 +24,12 @@
     "text", "email", "search", "tel", "url", "password", "number", "date", "datetime-local", "month", "week",
     "time", "color", "range",
   ]);
-  const KEPT_ATTRS = [
+  const KEPT_ATTRS = new Set([
     "type", "name", "placeholder", "aria-label", "title", "alt", "href", "role", "id", "for", "accept",
     "autocomplete", "aria-expanded", "aria-haspopup", "aria-selected", "aria-checked", "aria-pressed",
     "aria-disabled", "aria-required", "aria-describedby", "required", "readonly", "multiple", "min", "max",
     "maxlength", "pattern", "target", "download", "value",
-  ];
+  ]);
 
   const top = { seq: 0, maxSeen: 0, used: new Set(), records: [], pendingFrames: [] };
 
@@ -87,15 +87,33 @@
     return collapse(el.getAttribute("aria-label"));
   }
 
+  // Document extent and viewport, read once per document (layout queries are what makes scraping slow).
+  const metricsMemo = new Map();
+  function metrics(doc, win) {
+    let m = metricsMemo.get(doc);
+    if (!m) {
+      const root = doc.documentElement;
+      m = {
+        sx: win.scrollX,
+        sy: win.scrollY,
+        width: Math.max(root ? root.scrollWidth : 0, win.innerWidth),
+        height: Math.max(root ? root.scrollHeight : 0, win.innerHeight),
+      };
+      metricsMemo.set(doc, m);
+    }
+    return m;
+  }
+  function offDocument(el, rect, win) {
+    const m = metrics(el.ownerDocument, win);
+    return (
+      rect.right + m.sx <= 0 || rect.bottom + m.sy <= 0 ||
+      rect.left + m.sx >= m.width || rect.top + m.sy >= m.height
+    );
+  }
   function boxVisible(el, style, rect, win) {
     if (rect.width < 1 || rect.height < 1) return false;
     if (style.visibility !== "visible") return false;
-    const doc = el.ownerDocument.documentElement;
-    const sx = win.scrollX, sy = win.scrollY;
-    if (rect.right + sx <= 0 || rect.bottom + sy <= 0) return false;
-    if (rect.left + sx >= Math.max(doc.scrollWidth, win.innerWidth)) return false;
-    if (rect.top + sy >= Math.max(doc.scrollHeight, win.innerHeight)) return false;
-    return true;
+    return !offDocument(el, rect, win);
   }
   // Covered: some probe point lies inside the viewport and none of them reaches the element (or one of
   // its labels, which forward the click). Elements entirely outside the viewport cannot be probed.
@@ -127,22 +145,17 @@
   // Boxes that hide their content without display/visibility: the screen-reader-only pattern (clipped to
   // a pixel), zero-size boxes with overflow hidden, and things positioned off the document.
   function boxHidden(el, style, win) {
-    const positioned = style.position === "absolute" || style.position === "fixed";
-    const clips = style.overflow !== "visible" || (style.clip && style.clip !== "auto");
+    const position = style.position;
+    const positioned = position === "absolute" || position === "fixed";
+    const overflow = style.overflow;
+    const clips = overflow !== "visible" || (positioned && style.clip !== "auto");
     if (!positioned && !clips) return false;
     const rect = el.getBoundingClientRect();
     if (clips && (rect.width <= 1 || rect.height <= 1)) return true;
-    if (!positioned) return false;
-    const doc = el.ownerDocument.documentElement;
-    const sx = win.scrollX, sy = win.scrollY;
-    return (
-      rect.right + sx <= 0 || rect.bottom + sy <= 0 ||
-      rect.left + sx >= Math.max(doc.scrollWidth, win.innerWidth) ||
-      rect.top + sy >= Math.max(doc.scrollHeight, win.innerHeight)
-    );
+    return positioned && offDocument(el, rect, win);
   }
 
-  function interactiveKind(el, tag, style, ctx) {
+  function interactiveKind(el, tag, pointerStyle, ctx) {
     if (tag === "INPUT") return el.type === "hidden" ? null : "input";
     if (NATIVE_TAGS.has(tag)) return tag.toLowerCase();
     if (tag === "A" && el.hasAttribute("href")) return "link";
@@ -152,7 +165,7 @@
     if (el.hasAttribute("onclick")) return "onclick";
     // cursor:pointer marks custom widgets, but children inherit it: only the outermost pointer element
     // counts, and never inside an element that is already listed.
-    if (style.cursor === "pointer" && !ctx.inInteractive && !ctx.parentPointer && tag !== "BODY" && tag !== "HTML") {
+    if (pointerStyle && !ctx.parentPointer && tag !== "BODY" && tag !== "HTML") {
       return "pointer";
     }
     return null;
@@ -174,9 +187,8 @@
 
   function describe(el, tag, kind, rect, ctx) {
     const attrs = {};
-    for (const name of KEPT_ATTRS) {
-      const v = el.getAttribute(name);
-      if (v !== null) attrs[name] = v.length > 300 ? v.slice(0, 300) : v;
+    for (const attr of el.attributes) {
+      if (KEPT_ATTRS.has(attr.name)) attrs[attr.name] = attr.value.length > 300 ? attr.value.slice(0, 300) : attr.value;
     }
     const type = tag === "INPUT" ? (el.type || "text").toLowerCase() : null;
     const role = roleOf(el) || null;
@@ -245,20 +257,20 @@
       node.readonly = !!el.readOnly;
       node.required = !!el.required;
     }
-    if (el.getAttribute("aria-disabled") === "true") node.disabled = true;
-    if (el.getAttribute("aria-required") === "true") node.required = true;
-    const ariaChecked = el.getAttribute("aria-checked");
+    if (attrs["aria-disabled"] === "true") node.disabled = true;
+    if (attrs["aria-required"] === "true") node.required = true;
+    const ariaChecked = attrs["aria-checked"] ?? null;
     if (node.checked === null && ariaChecked !== null && role) {
       node.checked = ariaChecked === "mixed" ? "mixed" : ariaChecked === "true";
     }
-    const ariaPressed = el.getAttribute("aria-pressed");
+    const ariaPressed = attrs["aria-pressed"] ?? null;
     if (node.checked === null && ariaPressed !== null) node.checked = ariaPressed === "true";
-    const ariaSelected = el.getAttribute("aria-selected");
+    const ariaSelected = attrs["aria-selected"] ?? null;
     if (ariaSelected !== null) node.selected = ariaSelected === "true";
-    const ariaExpanded = el.getAttribute("aria-expanded");
+    const ariaExpanded = attrs["aria-expanded"] ?? null;
     if (ariaExpanded !== null) node.expanded = ariaExpanded === "true";
     // The description (aria-describedby) is where forms put "Email is invalid." next to an input.
-    const describedBy = el.getAttribute("aria-describedby");
+    const describedBy = attrs["aria-describedby"];
     if (describedBy) node.description = clip(textOfIds(el, describedBy));
     top.records.push({ el, node });
     return node;
@@ -281,10 +293,10 @@
     const root = parent.shadowRoot; // open roots only; closed ones are invisible to us by design
     if (root) {
       const shadowCtx = Object.assign({}, ctx, { inShadow: true });
-      for (const child of root.childNodes) walkNode(child, shadowCtx, sink);
+      for (let child = root.firstChild; child; child = child.nextSibling) walkNode(child, shadowCtx, sink);
       return; // light children render through slots, which walkNode follows
     }
-    for (const child of parent.childNodes) walkNode(child, ctx, sink);
+    for (let child = parent.firstChild; child; child = child.nextSibling) walkNode(child, ctx, sink);
   }
 
   function walkNode(node, ctx, sink) {
@@ -319,7 +331,10 @@
     if (isBlock) flush(sink);
     if (isCell && collapse(sink.buf)) sink.buf += " | ";
 
-    const kind = interactiveKind(el, tag, style, ctx);
+    const pointerStyle = !ctx.inInteractive && style.cursor === "pointer";
+    let kind = interactiveKind(el, tag, pointerStyle, ctx);
+    // Style sheets give labels a pointer cursor; a label is listed only to stand in for a hidden control.
+    if (tag === "LABEL" && kind === "pointer" && el.control) kind = null;
     let listedNode = null;
     if (kind || tag === "LABEL") {
       const rect = el.getBoundingClientRect();
@@ -345,7 +360,8 @@
 
     let childCtx = ctx;
     let childSink = sink;
-    const pointer = style.cursor === "pointer";
+    // Only outside listed elements can an inherited pointer cursor matter (see interactiveKind).
+    const pointer = pointerStyle && !listedNode;
     if (listedNode) {
       // Short texts live on the element's line; long ones (a clickable card, a wrapper with onclick) are
       // walked as context lines too, so nothing the page says is lost to clipping.
@@ -404,7 +420,6 @@
   function copyControlState(node, control) {
     const type = control.tagName === "INPUT" ? (control.type || "").toLowerCase() : null;
     node.input_type = type;
-    node.attrs.for_type = type || control.tagName.toLowerCase();
     if (control.name) node.attrs.name = control.name;
     if (type === "checkbox" || type === "radio") node.checked = !!control.checked;
     if (type === "file") node.files = Array.from(control.files || [], (f) => f.name);
@@ -497,6 +512,17 @@
     top.used.add(node.id);
   }
   window.__lookoutSeq = seq;
+  // Leave defaults out of the JSON (dom.py reads absent fields as their defaults): big pages halve in size.
+  // (checked / selected / expanded keep their false: false is not "not applicable".)
+  const FLAGS = new Set(["disabled", "readonly", "required", "editable", "in_shadow", "long_text"]);
+  for (const { node } of top.records) {
+    for (const key of Object.keys(node)) {
+      const v = node[key];
+      if (v === null || v === "" || (v === false && FLAGS.has(key)) || (Array.isArray(v) && v.length === 0)) {
+        delete node[key];
+      }
+    }
+  }
 
   // A JSON string: Playwright serialises a plain string far faster than a deep object.
   return JSON.stringify({

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from tasks_app.models import Artifact
 from tasks_app.selectors import task_for_user
@@ -43,6 +44,7 @@ def file_response(artifact: Artifact, *, thumbnail: bool = False, download: bool
 
 
 @login_required
+@xframe_options_sameorigin  # the gallery shows captured HTML in a sandboxed <iframe> of our own pages
 def artifact_file(request: HttpRequest, task_id: UUID, artifact_id: int) -> FileResponse:
     return file_response(_artifact_for(request, task_id, artifact_id), download=request.GET.get("download") == "1")
 

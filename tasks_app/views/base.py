@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from tasks_app.models import Organization
@@ -22,12 +21,6 @@ def current_organization(request: HttpRequest) -> Organization | None:
     org = (orgs.filter(pk=wanted).first() if wanted else None) or orgs.order_by("id").first()
     request._lookout_org = org  # type: ignore[attr-defined]
     return org
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    org = current_organization(request)
-    return render(request, "tasks_app/home.html", {"org": org})
 
 
 @login_required

@@ -1,0 +1,142 @@
+"""The new-task form: parses what was typed (JSON fields included) into a request for services.create_task.
+
+The form only checks what it must to build the request (JSON syntax, whole numbers, lengths); the rules of a
+valid task live in the service, whose InvalidRequestError names the field to show the message next to.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from tasks_app.errors import InvalidRequestError
+from tasks_app.models import Organization, Task
+
+JSON_FIELDS = ("extracted_information_schema", "navigation_payload", "error_code_mapping")
+
+
+class JSONTextField(forms.CharField):
+    """A textarea holding JSON: empty means None; `object_only` requires a JSON object."""
+
+    def __init__(self, *, object_only: bool = False, **kwargs: Any) -> None:
+        self.object_only = object_only
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}))
+        super().__init__(strip=True, **kwargs)
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs["data-json"] = "object" if self.object_only else "any"
+        return attrs
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", code="invalid_json"
+            ) from exc
+        if self.object_only and not isinstance(parsed, dict):
+            raise forms.ValidationError("This must be a JSON object, like {\"key\": \"value\"}.", code="not_object")
+        return parsed
+
+    def prepare_value(self, value: Any) -> Any:
+        # Initial values (Run again) are Python data; what was typed comes back as the text itself.
+        if value is None or isinstance(value, str):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class TaskForm(forms.Form):
+    url = forms.CharField(
+        label="Start URL",
+        max_length=2048,
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/", "autocomplete": "url"}),
+    )
+    title = forms.CharField(label="Title", max_length=200, required=False, help_text="Optional: a name for the list.")
+    navigation_goal = forms.CharField(
+        label="Navigation goal",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What the agent should do, in plain words. Give this, an extraction goal, or both.",
+    )
+    data_extraction_goal = forms.CharField(
+        label="Data extraction goal",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What information to bring back when the goal is reached.",
+    )
+    extracted_information_schema = JSONTextField(
+        label="JSON schema of the extracted information",
+        object_only=True,
+        help_text="Optional JSON Schema the answer must follow, e.g. {\"type\": \"object\", \"properties\": {…}}.",
+    )
+    navigation_payload = JSONTextField(
+        label="Navigation payload (JSON)",
+        help_text="Optional input data for the agent to use, e.g. {\"email\": \"ada@example.com\"}.",
+    )
+    error_code_mapping = JSONTextField(
+        label="Error code mapping (JSON object)",
+        object_only=True,
+        help_text="Optional: error codes the agent may end with, mapped to when to use them.",
+    )
+    engine = forms.ChoiceField(label="Engine", choices=Task.Engine.choices, initial=Task.Engine.DOM)
+    model = forms.CharField(label="Model", max_length=100, required=False)
+    max_steps = forms.IntegerField(label="Max steps", required=False, min_value=1)
+    webhook_callback_url = forms.CharField(
+        label="Webhook URL",
+        max_length=2048,
+        required=False,
+        widget=forms.URLInput(attrs={"placeholder": "https://hooks.example.com/lookout"}),
+        help_text="Optional: called (signed) when the run ends.",
+    )
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = organization.max_steps_per_run
+        self.fields["max_steps"].initial = min(settings.LOOKOUT_DEFAULT_MAX_STEPS, limit)
+        self.fields["max_steps"].widget.attrs["max"] = limit
+        self.fields["max_steps"].help_text = f"Up to {limit} in this organization."
+        self.fields["model"].widget.attrs["placeholder"] = settings.LOOKOUT_MODEL
+        self.fields["model"].help_text = (
+            f"Empty: the server's default ({settings.LOOKOUT_MODEL} for dom, {settings.LOOKOUT_CUA_MODEL} for cua)."
+        )
+        self.fields["extracted_information_schema"].widget.attrs["data-schema"] = "1"
+        for name, field in self.fields.items():
+            bound = self[name]
+            described = [f"{bound.auto_id}_error"]
+            if field.help_text:
+                described.insert(0, f"{bound.auto_id}_helptext")
+            field.widget.attrs["aria-describedby"] = " ".join(described)
+
+    @classmethod
+    def initial_from(cls, task: Task) -> dict[str, Any]:
+        """What "Run again" pre-fills: the task's request, as typed."""
+        return {
+            "url": task.url,
+            "title": task.title,
+            "navigation_goal": task.navigation_goal,
+            "data_extraction_goal": task.data_extraction_goal,
+            "extracted_information_schema": task.extracted_information_schema,
+            "navigation_payload": task.navigation_payload,
+            "error_code_mapping": task.error_code_mapping,
+            "engine": task.engine,
+            "model": task.model,
+            "max_steps": task.max_steps,
+            "webhook_callback_url": task.webhook_callback_url,
+        }
+
+    def request_fields(self) -> dict[str, Any]:
+        """The cleaned data as keyword arguments for services.create_task."""
+        return {name: self.cleaned_data.get(name) for name in self.fields}
+
+    def add_service_error(self, exc: InvalidRequestError) -> None:
+        """Show the service's message next to the field it names (or above the form)."""
+        field = exc.field if exc.field in self.fields else None
+        self.add_error(field, exc.message[:1].upper() + exc.message[1:])

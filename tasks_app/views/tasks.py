@@ -1,0 +1,297 @@
+"""Dashboard pages for tasks: the list, the new-task form, the detail page (live timeline, live view,
+controls) and the artifact gallery. Reads go through selectors and views.queries, writes through services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from tasks_app import services
+from tasks_app.errors import InvalidRequestError, LookoutError, PermissionDeniedError
+from tasks_app.forms import TaskForm
+from tasks_app.models import Artifact, Membership, Task
+from tasks_app.selectors import get_task, task_for_user
+from tasks_app.services.tasks import role_of
+from tasks_app.templatetags.dashboard import format_duration
+from tasks_app.views import queries
+from tasks_app.views.base import SESSION_KEY, current_organization
+
+PAGE_SIZE = 25
+S = Task.Status
+
+
+def _can_control(request: HttpRequest, organization: Any) -> bool:
+    return role_of(organization=organization, actor=request.user) in (Membership.Role.ADMIN, Membership.Role.OPERATOR)
+
+
+def _task_or_404(request: HttpRequest, task_id: UUID | str) -> Task:
+    """The task if the user is a member of its organization; 404 otherwise (other orgs' ids stay unknown).
+
+    A member of several organizations who opens a link to another of their organizations' tasks is
+    moved to that organization, so the switcher and the "New task" button match the page."""
+    try:
+        task_id = UUID(str(task_id))
+    except ValueError as exc:
+        raise Http404("task not found") from exc
+    found = task_for_user(user=request.user, task_id=task_id)
+    if found is None:
+        raise Http404("task not found")
+    if request.session.get(SESSION_KEY) != found.organization_id:
+        request.session[SESSION_KEY] = found.organization_id
+        request._lookout_org = found.organization  # type: ignore[attr-defined]
+    return get_task(organization=found.organization, task_id=task_id)
+
+
+def _is_fetch(request: HttpRequest) -> bool:
+    return request.headers.get("x-requested-with") == "fetch"
+
+
+# ---- list -----------------------------------------------------------------------------------
+
+
+@login_required
+def task_list(request: HttpRequest) -> HttpResponse:
+    org = current_organization(request)
+    filters = {
+        "status": request.GET.get("status", ""),
+        "engine": request.GET.get("engine", ""),
+        "q": request.GET.get("q", "").strip()[:200],
+    }
+    page = None
+    if org is not None:
+        page = Paginator(queries.filter_tasks(organization=org, **filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "tasks_app/task_list.html",
+        {
+            "org": org,
+            "page": page,
+            "filters": filters,
+            "filtered": any(filters.values()),
+            "can_control": org is not None and _can_control(request, org),
+            "status_choices": Task.Status.choices,
+            "engine_choices": Task.Engine.choices,
+        },
+    )
+
+
+@login_required
+@require_GET
+def task_statuses(request: HttpRequest) -> JsonResponse:
+    """`?id=<uuid>&id=…`: the current status of the listed tasks, for the list's live badges."""
+    org = current_organization(request)
+    tasks = queries.task_statuses(organization=org, ids=request.GET.getlist("id")) if org else []
+    return JsonResponse(
+        {
+            "tasks": [
+                {
+                    "id": str(t.pk),
+                    "status": t.status,
+                    "label": t.status.replace("_", " "),
+                    "final": t.is_final,
+                    "duration": format_duration(t.duration_seconds),
+                    "steps": t.step_count,
+                }
+                for t in tasks
+            ]
+        }
+    )
+
+
+# ---- new task -------------------------------------------------------------------------------
+
+
+@login_required
+def task_new(request: HttpRequest) -> HttpResponse:
+    org = current_organization(request)
+    if org is None:
+        raise Http404("no organization")
+    if not _can_control(request, org):
+        return _forbidden(request, "Viewers cannot start runs; ask an organization admin for the operator role.")
+    source = None
+    if request.method == "POST":
+        form = TaskForm(request.POST, organization=org)
+        if form.is_valid():
+            try:
+                task = services.create_task(organization=org, created_by=request.user, **form.request_fields())
+            except InvalidRequestError as exc:
+                form.add_service_error(exc)
+            except PermissionDeniedError as exc:
+                return _forbidden(request, exc.message)
+            else:
+                messages.success(request, "Task created and queued.")
+                return redirect("task-detail", task_id=task.pk)
+        status = 400
+    else:
+        initial = {}
+        if request.GET.get("from"):
+            source = _task_or_404(request, request.GET["from"])
+            org = source.organization
+            initial = TaskForm.initial_from(source)
+        form = TaskForm(initial=initial, organization=org)
+        status = 200
+    return render(request, "tasks_app/task_new.html", {"form": form, "org": org, "source": source}, status=status)
+
+
+def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    if _is_fetch(request):
+        return JsonResponse({"ok": False, "message": message}, status=403)
+    return render(request, "tasks_app/forbidden.html", {"message": message}, status=403)
+
+
+# ---- detail ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Control:
+    name: str
+    label: str
+    service: Callable[..., Task]
+    when: frozenset[str]
+    done: str
+    style: str = ""
+    confirm: str = ""
+
+
+CONTROLS: dict[str, Control] = {
+    c.name: c
+    for c in (
+        Control("pause", "Pause", services.pause_task, frozenset({S.RUNNING}), "Paused: the run stops at its next checkpoint."),
+        Control("resume", "Resume", services.resume_task, frozenset({S.PAUSED}), "Resumed."),
+        Control(
+            "retry-step",
+            "Retry step",
+            services.retry_step,
+            frozenset({S.PAUSED}),
+            "Resumed: the model is asked again from the current page.",
+        ),
+        Control(
+            "terminate",
+            "Terminate",
+            services.terminate_task,
+            frozenset({S.RUNNING, S.PAUSED, S.AWAITING_APPROVAL}),
+            "Terminated: the run stops as soon as possible.",
+            style="danger",
+            confirm="Terminate this run? It cannot be resumed.",
+        ),
+        Control("cancel", "Cancel", services.cancel_task, frozenset({S.CREATED, S.QUEUED}), "Canceled.", style="danger"),
+        Control("retry", "Retry", services.retry_task, Task.FINAL_STATUSES, "Started a new run with the same request."),
+        Control(
+            "approve",
+            "Approve",
+            services.approve_safety_checks,
+            frozenset({S.AWAITING_APPROVAL}),
+            "Approved: the held action runs now.",
+            style="primary",
+        ),
+        Control(
+            "deny",
+            "Deny",
+            services.deny_safety_checks,
+            frozenset({S.AWAITING_APPROVAL}),
+            "Denied: the action will not run, and the run ends.",
+            style="danger",
+        ),
+    )
+}
+# Shown in the header; approve and deny live in the approval panel.
+HEADER_CONTROLS = ("pause", "resume", "retry-step", "cancel", "terminate", "retry")
+
+
+def _detail_context(request: HttpRequest, task: Task) -> dict[str, Any]:
+    can_control = _can_control(request, task.organization)
+    return {
+        "task": task,
+        "can_control": can_control,
+        "controls": [CONTROLS[name] for name in HEADER_CONTROLS] if can_control else [],
+        "counts": queries.step_counts(task=task),
+        "screenshot": queries.latest_screenshot(task=task),
+    }
+
+
+@login_required
+def task_detail(request: HttpRequest, task_id: UUID) -> HttpResponse:
+    task = _task_or_404(request, task_id)
+    return render(request, "tasks_app/task_detail.html", _detail_context(request, task))
+
+
+@login_required
+def task_summary(request: HttpRequest, task_id: UUID) -> HttpResponse:
+    """The detail page's facts and result, re-fetched by the page when the timeline says they changed."""
+    task = _task_or_404(request, task_id)
+    return render(request, "tasks_app/_task_summary.html", _detail_context(request, task))
+
+
+@login_required
+@require_POST
+def task_control(request: HttpRequest, task_id: UUID, action: str) -> HttpResponse:
+    """One operator control (pause, resume, …) through its service. Answers JSON to the page's fetch,
+    or redirects back with a message."""
+    task = _task_or_404(request, task_id)
+    control = CONTROLS.get(action)
+    if control is None:
+        raise Http404("no such control")
+    try:
+        result = control.service(task=task, by=request.user)
+    except PermissionDeniedError as exc:
+        return _forbidden(request, exc.message)
+    except LookoutError as exc:  # TaskStateError (409), NotFoundError (404)
+        message = exc.message[:1].upper() + exc.message[1:] + "."
+        if _is_fetch(request):
+            return JsonResponse({"ok": False, "message": message}, status=exc.http_status)
+        messages.error(request, message)
+        return redirect("task-detail", task_id=task.pk)
+    target = reverse("task-detail", args=[result.pk])
+    if _is_fetch(request):
+        return JsonResponse(
+            {"ok": True, "message": control.done, "status": result.status, "redirect": target if result.pk != task.pk else None}
+        )
+    messages.success(request, control.done)
+    return redirect(target)
+
+
+# ---- artifacts --------------------------------------------------------------------------------
+
+
+@login_required
+def task_artifacts(request: HttpRequest, task_id: UUID) -> HttpResponse:
+    task = _task_or_404(request, task_id)
+    kind, step = request.GET.get("kind", ""), request.GET.get("step", "")
+    artifacts = queries.gallery_artifacts(task=task, kind=kind, step=step)
+    return render(
+        request,
+        "tasks_app/task_artifacts.html",
+        {
+            "task": task,
+            "kind": kind,
+            "step": step,
+            "screenshots": [a for a in artifacts if a.kind in Artifact.SCREENSHOT_KINDS],
+            "others": [a for a in artifacts if a.kind not in Artifact.SCREENSHOT_KINDS],
+            **queries.gallery_filters(task=task),
+        },
+    )
+
+
+@login_required
+def artifact_detail(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpResponse:
+    task = _task_or_404(request, task_id)
+    artifact = task.artifacts.select_related("step", "action").filter(pk=artifact_id).first()
+    if artifact is None:
+        raise Http404("artifact not found")
+    viewer = queries.viewer_for(artifact)
+    preview = queries.artifact_preview(artifact) if viewer in ("json", "text") else None
+    return render(
+        request,
+        "tasks_app/artifact_detail.html",
+        {"task": task, "artifact": artifact, "viewer": viewer, "preview": preview},
+    )
