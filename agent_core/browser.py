@@ -395,7 +395,9 @@ class BrowserSession:
         if config.trace:
             try:
                 await context.tracing.start(screenshots=True, snapshots=True)
-                trace_dir = Path(config.video_dir or tempfile.mkdtemp(prefix="lookout-trace-"))
+                # Beside the other recordings (the host's run folder) when there are any.
+                recordings_dir = config.video_dir or (str(Path(config.har_path).parent) if config.har_path else None)
+                trace_dir = Path(recordings_dir or tempfile.mkdtemp(prefix="lookout-trace-"))
                 trace_path = _unique_path(trace_dir, "trace.zip")
             except PlaywrightError as exc:
                 log.warning("tracing unavailable, continuing without: %s", _first_line(exc))

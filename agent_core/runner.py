@@ -7,12 +7,15 @@ hooks however the run ended.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
 from agent_core.browser import BrowserManager, BrowserSession, image_type, validate_start_url
 from agent_core.errors import AgentError, InvalidTaskError, RunTerminatedError, StepFailedError
 from agent_core.llm import OpenAIClient
+from agent_core.recording import mask_recordings, secret_strings
 from agent_core.types import (
     AgentConfig,
     ArtifactKind,
@@ -34,6 +37,8 @@ RECORDING_KINDS = {
     "trace": (ArtifactKind.TRACE, "application/zip"),
     "har": (ArtifactKind.HAR, "application/json"),
 }
+# Playwright names videos after the page ("page@<hash>.webm"); artifacts get plain names.
+RECORDING_NAMES = {"video": "video.webm", "har": "network.har", "trace": "trace.zip"}
 
 
 def validate_spec(spec: TaskSpec) -> None:
@@ -90,11 +95,31 @@ async def run_task(
         return RunOutcome(status=RunStatus.FAILED, failure_reason=str(exc))
     finally:
         if session is not None:
-            await _close_session(session, hooks)
+            # Runs to the end even when the run is being cancelled (a worker shutting down): the recordings
+            # are stored before run_task returns or re-raises, so the host may delete their folder after.
+            await _despite_cancellation(_close_session(session, hooks, secrets=secret_strings(spec.navigation_payload)))
 
 
-async def _close_session(session: BrowserSession, hooks: RunHooks) -> None:
-    """Final screenshot, then recordings. Each failure is logged and the rest still happen."""
+async def _despite_cancellation(work: Awaitable[None]) -> None:
+    """Await `work` to completion even if this task is cancelled meanwhile (once or repeatedly); then
+    re-raise the cancellation."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
+
+
+async def _close_session(session: BrowserSession, hooks: RunHooks, *, secrets: Sequence[str] = ()) -> None:
+    """Final screenshot, then recordings (the task's secrets masked out of HAR and trace first).
+    Each failure is logged and the rest still happen."""
     try:
         shot = await session.screenshot()
         await hooks.artifact(
@@ -112,10 +137,18 @@ async def _close_session(session: BrowserSession, hooks: RunHooks) -> None:
     except Exception:  # noqa: BLE001
         logger.exception("closing the browser session failed")
         return
+    if recordings and secrets:
+        # Off the event loop: a long run's trace takes a while to rewrite, and other runs share the loop.
+        try:
+            recordings = await asyncio.to_thread(mask_recordings, recordings, secrets)
+        except Exception:  # noqa: BLE001 - keep what holds no page text rather than lose everything
+            logger.exception("masking the recordings failed; keeping only the video")
+            recordings = {name: path for name, path in recordings.items() if name.startswith("video")}
     for name, path in (recordings or {}).items():
         kind, content_type = RECORDING_KINDS.get(name, (ArtifactKind.DOWNLOAD, "application/octet-stream"))
         try:
             data = Path(path).read_bytes()
-            await hooks.artifact(ArtifactOut(kind=kind, data=data, content_type=content_type, name=Path(path).name))
+            filename = RECORDING_NAMES.get(name) or Path(path).name
+            await hooks.artifact(ArtifactOut(kind=kind, data=data, content_type=content_type, name=filename))
         except Exception:  # noqa: BLE001
             logger.exception("could not store the %s recording", name)

@@ -31,6 +31,7 @@ from agent_core.browser import BrowserManager, BrowserSession
 from agent_core.control import LocalControl
 from agent_core.errors import RunTerminatedError
 from agent_core.llm import OpenAIClient
+from agent_core.recording import find_ffmpeg
 from agent_core.runner import run_task
 from agent_core.types import (
     ActionFinished,
@@ -54,7 +55,7 @@ from agent_core.types import (
 )
 from tasks_app import services
 from tasks_app.events import apublish, control_group, frames_group, task_group
-from tasks_app.models import Action, Artifact, Step, Task
+from tasks_app.models import Action, Artifact, Organization, Step, Task
 from tasks_app.pricing import cost_of
 
 logger = logging.getLogger(__name__)
@@ -89,13 +90,31 @@ def llm_config(task: Task | None = None) -> LLMConfig:
     )
 
 
-def browser_config(*, workdir: str | None = None) -> BrowserConfig:
-    """The process-wide browser settings; with `workdir`, a run's own downloads folder inside it."""
+def records_runs(organization: Organization | None) -> bool:
+    """Whether runs of `organization` are recorded (video, trace, HAR): LOOKOUT_RECORD_RUNS and the
+    organization's own switch."""
+    return bool(settings.LOOKOUT_RECORD_RUNS and organization is not None and organization.record_runs)
+
+
+NO_FFMPEG = (
+    "No video for this run: ffmpeg was not found (install Debian's ffmpeg package, e.g. `make system-deps`). "
+    "The trace and the HAR were still recorded."
+)
+
+
+def browser_config(*, workdir: str | None = None, organization: Organization | None = None) -> BrowserConfig:
+    """The process-wide browser settings; with `workdir`, a run's own downloads folder inside it, and when
+    `organization` records runs, its video (if ffmpeg is there), trace and HAR under `workdir/recordings`."""
+    record = workdir is not None and records_runs(organization)
+    recordings = f"{workdir}/recordings"
     return BrowserConfig(
         executable_path=settings.LOOKOUT_CHROMIUM,
         headless=settings.LOOKOUT_HEADLESS,
         upload_dirs=tuple(settings.LOOKOUT_UPLOAD_DIRS),
         downloads_dir=f"{workdir}/downloads" if workdir else None,
+        video_dir=recordings if record and find_ffmpeg() else None,
+        har_path=f"{recordings}/network.har" if record else None,
+        trace=record,
     )
 
 
@@ -414,7 +433,7 @@ class DbControl(LocalControl):
                 if channel:
                     try:
                         await asyncio.wait_for(self.layer.receive(channel), timeout=self.POLL_SECONDS)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                 else:
                     await asyncio.sleep(self.POLL_SECONDS)
@@ -506,7 +525,10 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
     beats = asyncio.create_task(_heartbeats(task.pk))
     outcome = RunOutcome(status=RunStatus.FAILED, failure_reason="the run did not start")
     workdir = tempfile.mkdtemp(prefix="lookout-run-")
+    run_browser_config = browser_config(workdir=workdir, organization=task.organization)
     try:
+        if run_browser_config.trace and not run_browser_config.video_dir:
+            await _recording_note(task.pk, "video", NO_FFMPEG)
         outcome = await run_task(
             spec_from_task(task),
             browser=browser,
@@ -515,7 +537,7 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
             hooks=hooks,
             control=control,
             config=agent_config(task),
-            browser_config=browser_config(workdir=workdir),
+            browser_config=run_browser_config,
         )
     except asyncio.CancelledError:
         outcome = RunOutcome(status=RunStatus.FAILED, failure_reason="the worker stopped during the run")
@@ -527,9 +549,33 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
         watcher.cancel()
         beats.cancel()
         await llm.close()
-        shutil.rmtree(workdir, ignore_errors=True)  # downloads and recordings are artifacts by now
+        if run_browser_config.video_dir and hooks.session is not None:
+            await _check_video(task.pk)
+        # run_task stores downloads and recordings before it returns or re-raises (also when cancelled),
+        # so they are artifacts by now.
+        shutil.rmtree(workdir, ignore_errors=True)
         finished = await _finish(task.pk, outcome)
     return finished
+
+
+RECORDING_NOTE = "recording.unavailable"
+
+
+@database_sync_to_async
+def _recording_note(task_id: Any, recording: str, reason: str) -> None:
+    """A timeline event saying why a recording is missing; the task page's recordings section shows it."""
+    services.record_event(task_id=task_id, type=RECORDING_NOTE, data={"recording": recording, "reason": reason})
+
+
+@database_sync_to_async
+def _check_video(task_id: Any) -> None:
+    """A video was asked for and a browser opened: say so on the task page when none was stored."""
+    if not Artifact.objects.filter(task_id=task_id, kind=Artifact.Kind.RECORDING).exists():
+        services.record_event(
+            task_id=task_id,
+            type=RECORDING_NOTE,
+            data={"recording": "video", "reason": "No video for this run: recording it failed (see the worker log)."},
+        )
 
 
 def usage_cost(usage: Usage) -> Decimal:

@@ -17,7 +17,6 @@ from tasks_app.events import frames_group, task_group
 from tasks_app.selectors import events_after, task_for_user
 from tasks_app.services.events import event_payload
 
-
 TAIL_SECONDS = 3.0
 
 

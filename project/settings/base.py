@@ -202,6 +202,9 @@ LOOKOUT_DEFAULT_MAX_STEPS = env.int("LOOKOUT_DEFAULT_MAX_STEPS", default=10)
 LOOKOUT_HEARTBEAT_SECONDS = env.float("LOOKOUT_HEARTBEAT_SECONDS", default=5.0)
 LOOKOUT_STALE_AFTER_SECONDS = env.float("LOOKOUT_STALE_AFTER_SECONDS", default=30.0)
 LOOKOUT_REQUEUE_LOST_RUNS = env.bool("LOOKOUT_REQUEUE_LOST_RUNS", default=False)
+# Video (needs ffmpeg), Playwright trace and HAR of every run, as artifacts; each organization can opt out
+# (Organization.record_runs). Prune old ones with `manage.py prune_recordings --days N`.
+LOOKOUT_RECORD_RUNS = env.bool("LOOKOUT_RECORD_RUNS", default=True)
 
 LOGGING = {
     "version": 1,

@@ -14,8 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from tasks_app.events import control_group, publish
 from tasks_app.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, TaskStateError
+from tasks_app.events import control_group, publish
 from tasks_app.models import ApiKey, Membership, Organization, Task
 from tasks_app.services.events import record_event
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
-
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import jsonschema

@@ -42,8 +42,8 @@ def test_two_operators_pausing_at_once_one_wins(postgres, org, operator, org_adm
     for _ in range(15):
         task = TaskFactory(organization=org, status=S.RUNNING)
         results = race(
-            lambda: services.pause_task(task=Task.objects.get(pk=task.pk), by=operator),
-            lambda: services.pause_task(task=Task.objects.get(pk=task.pk), by=org_admin),
+            lambda pk=task.pk: services.pause_task(task=Task.objects.get(pk=pk), by=operator),
+            lambda pk=task.pk: services.pause_task(task=Task.objects.get(pk=pk), by=org_admin),
         )
         wins = [r for r in results if isinstance(r, Task)]
         losses = [r for r in results if isinstance(r, TaskStateError)]
@@ -57,8 +57,8 @@ def test_operator_terminate_against_worker_completion(postgres, org, operator):
     for _ in range(15):
         task = TaskFactory(organization=org, status=S.RUNNING)
         results = race(
-            lambda: services.terminate_task(task=Task.objects.get(pk=task.pk), by=operator),
-            lambda: services.finish_task(task=Task.objects.get(pk=task.pk), status=S.COMPLETED),
+            lambda pk=task.pk: services.terminate_task(task=Task.objects.get(pk=pk), by=operator),
+            lambda pk=task.pk: services.finish_task(task=Task.objects.get(pk=pk), status=S.COMPLETED),
         )
         final = Task.objects.get(pk=task.pk)
         assert final.status in (S.TERMINATED, S.COMPLETED)
@@ -73,7 +73,7 @@ def test_operator_terminate_against_worker_completion(postgres, org, operator):
 def test_two_workers_claiming_one_task(postgres, org):
     for _ in range(15):
         task = TaskFactory(organization=org, status=S.QUEUED)
-        results = race(*(lambda w=w: services.claim_task(task_id=task.pk, worker=w) for w in ("a", "b", "c")))
+        results = race(*(lambda w=w, pk=task.pk: services.claim_task(task_id=pk, worker=w) for w in ("a", "b", "c")))
         assert sum(isinstance(r, Task) for r in results) == 1
         assert results.count(None) == 2
 

@@ -76,9 +76,12 @@ def save_docs_screenshot(page, tmp_path: Path) -> None:
 
 
 def test_timeline_fills_in_live_and_a_reload_shows_everything(
-    asgi_server, logged_in_page, operator, scripted_run, live_task, settings, tmp_path
+    asgi_server, logged_in_page, org, operator, scripted_run, live_task, settings, tmp_path
 ):
     settings.OPENAI_API_KEY = "sk-test"  # no "model not configured" banner on the README screenshot
+    type(org).objects.filter(pk=org.pk).update(name="Acme Research")  # and nicer names than "Org 115"
+    type(operator).objects.filter(pk=operator.pk).update(username="ada")
+    operator.refresh_from_db()
     run = scripted_run
     page = logged_in_page(operator)
     page.goto(f"/tasks/{live_task.pk}/")
