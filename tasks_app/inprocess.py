@@ -8,6 +8,7 @@ whatever thread committed the task. Start-up also ends runs that a previous serv
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import socket
 import threading
@@ -89,7 +90,9 @@ def schedule(task_id: Any) -> None:
     if loop is None or loop.is_closed():
         logger.warning("task %s is queued, but no server loop is running to execute it yet", task_id)
         return
-    loop.call_soon_threadsafe(_start, task_id)
+    # A fresh context: inheriting the request's would tie the run to that request's (soon closed)
+    # sync executor ("CurrentThreadExecutor already quit").
+    loop.call_soon_threadsafe(_start, task_id, context=contextvars.Context())
 
 
 def schedule_later(delay: float, fn: Any, *args: Any) -> bool:
@@ -101,5 +104,5 @@ def schedule_later(delay: float, fn: Any, *args: Any) -> bool:
     def fire() -> None:
         loop.run_in_executor(None, fn, *args)
 
-    loop.call_soon_threadsafe(lambda: loop.call_later(delay, fire))
+    loop.call_soon_threadsafe(lambda: loop.call_later(delay, fire), context=contextvars.Context())
     return True

@@ -63,10 +63,10 @@ export class LiveView {
   }
 
   // The run is over: if live frames were showing, fall back to the last screenshot (or say the frame is old).
-  ended(latestUrl) {
+  ended(latestUrl, label = "Last screenshot") {
     this.lastFrameAt = 0;
     if (this.caption.dataset.mode !== "live") return;
-    if (latestUrl) this.screenshot(latestUrl, "Last screenshot");
+    if (latestUrl) this.screenshot(latestUrl, label);
     else this.setCaption("Last frame", "screenshot");
   }
 

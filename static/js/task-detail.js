@@ -14,6 +14,7 @@ const TICKING = new Set(["running", "paused", "awaiting_approval"]);
 const renderedSeq = Number(root.dataset.lastSeq || 0);
 let status = root.dataset.status;
 let latestScreenshot = document.getElementById("live-view").getAttribute("src");
+let latestLabel = "Last screenshot";
 
 const badge = document.getElementById("task-status");
 const connState = document.getElementById("conn-state");
@@ -33,6 +34,7 @@ const timeline = new Timeline(document.getElementById("timeline"), {
   artifactBase: root.dataset.artifactBase,
   onScreenshot(artifact) {
     latestScreenshot = artifact.url;
+    latestLabel = artifact.kind === "screenshot_final" ? "Final screenshot" : "Last screenshot";
     live.screenshot(artifact.url, artifact.kind === "screenshot_final" ? "Final screenshot" : "Latest screenshot");
   },
   onEmpty(empty, count) {
@@ -58,7 +60,7 @@ function applyStatus(next) {
     frames.start();
   } else {
     frames.stop();
-    live.ended(latestScreenshot);
+    live.ended(latestScreenshot, latestLabel);
   }
 }
 
