@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agent_core.browser import BrowserSession, validate_start_url
 from agent_core.dom import Element, ScrapeResult, frame_at, frame_selector, locator_for
 from agent_core.errors import BrowserError, InvalidModelOutputError, InvalidTaskError
+from agent_core.keys import UnknownKeyError, key_combo
 from agent_core.types import ActionResult
 
 MAX_WAIT_S = 30.0
@@ -826,64 +827,17 @@ async def _scroll(session: BrowserSession, scrape: ScrapeResult, action: Scroll,
 _NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))"
 
 
-_KEY_NAMES = {
-    "ctrl": "Control",
-    "control": "Control",
-    "cmd": "Meta",
-    "command": "Meta",
-    "meta": "Meta",
-    "win": "Meta",
-    "super": "Meta",
-    "alt": "Alt",
-    "option": "Alt",
-    "opt": "Alt",
-    "shift": "Shift",
-    "enter": "Enter",
-    "return": "Enter",
-    "esc": "Escape",
-    "escape": "Escape",
-    "tab": "Tab",
-    "space": "Space",
-    "spacebar": "Space",
-    "backspace": "Backspace",
-    "delete": "Delete",
-    "del": "Delete",
-    "up": "ArrowUp",
-    "down": "ArrowDown",
-    "left": "ArrowLeft",
-    "right": "ArrowRight",
-    "arrowup": "ArrowUp",
-    "arrowdown": "ArrowDown",
-    "arrowleft": "ArrowLeft",
-    "arrowright": "ArrowRight",
-    "pageup": "PageUp",
-    "pagedown": "PageDown",
-    "page_up": "PageUp",
-    "page_down": "PageDown",
-    "home": "Home",
-    "end": "End",
-    "insert": "Insert",
-    "controlormeta": "ControlOrMeta",
-}
-
-
 def normalise_key(key: str) -> str:
     """Playwright's name for a key the way models write it: "ENTER" and "Return" → "Enter",
-    "ctrl+a" → "Control+a", "cmd+shift+k" → "Meta+Shift+k"."""
+    "ctrl+a" → "Control+a", "cmd+shift+k" → "Meta+Shift+k". A name it cannot place is passed on as
+    written (Playwright then says what is wrong with it)."""
     stripped = key.strip()
     if stripped in ("+", " "):
         return "Space" if stripped == " " else stripped
-    parts = [part.strip() for part in stripped.split("+")] if "+" in stripped.strip("+") else [stripped]
-    named = []
-    for part in parts:
-        lowered = part.lower().replace(" ", "")
-        if lowered in _KEY_NAMES:
-            named.append(_KEY_NAMES[lowered])
-        elif re.fullmatch(r"f([1-9]|1[0-9]|2[0-4])", lowered):
-            named.append(lowered.upper())
-        else:
-            named.append(part)
-    return "+".join(named)
+    try:
+        return key_combo([stripped])
+    except UnknownKeyError:
+        return stripped
 
 
 async def _keypress(session: BrowserSession, scrape: ScrapeResult, action: Keypress, timeout: int) -> Any:

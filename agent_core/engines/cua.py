@@ -13,6 +13,7 @@ from agent_core.browser import BrowserSession
 from agent_core.computer import parse_action, perform_action, viewport_size
 from agent_core.control import cancellable
 from agent_core.dom import scrape
+from agent_core.engines.steps import StepResult, step_limit_reason, step_loop
 from agent_core.errors import (
     InvalidModelOutputError,
     LLMError,
@@ -161,12 +162,6 @@ class _Answer:
     screenshot: bytes | None = None  # None: the fresh screenshot taken for the next turn
 
 
-@dataclass
-class _StepResult:
-    kind: str  # "next" | "complete" | "denied" | "failed" | "operator_retry"
-    error: str | None = None
-
-
 class CuaEngine:
     """One run of the computer-use loop. Each model turn is a step.
 
@@ -200,34 +195,18 @@ class CuaEngine:
         self._pending: list[_Answer] = []
 
     async def run(self) -> RunOutcome:
-        max_steps = max(1, min(self.spec.max_steps, self.config.max_steps))
-        steps_done = 0
-        for order in range(1, max_steps + 1):
-            retry, failures = 0, 0
-            while True:
-                steps_done += 1
-                result = await self._step(StepRef(order, retry))
-                if result.kind == "operator_retry":
-                    retry += 1
-                    continue
-                if result.kind == "failed":
-                    failures += 1
-                    retry += 1
-                    if failures > self.config.max_retries_per_step:
-                        return self._outcome(
-                            RunStatus.FAILED,
-                            f"step {order} failed {failures} times; last error: {result.error}",
-                            steps_done,
-                        )
-                    continue
-                break
-            if result.kind == "complete":
-                return self._outcome(RunStatus.COMPLETED, None, steps_done)
-            if result.kind == "denied":
-                return self._outcome(RunStatus.TERMINATED, result.error, steps_done)
-        return self._outcome(
-            RunStatus.FAILED, f"reached the step limit ({max_steps}) without completing the goal", steps_done
+        end = await step_loop(
+            self._step,
+            max_steps=min(self.spec.max_steps, self.config.max_steps),
+            max_retries=self.config.max_retries_per_step,
         )
+        if end.failure:
+            return self._outcome(RunStatus.FAILED, end.failure, end.steps)
+        if end.result is None:
+            return self._outcome(RunStatus.FAILED, step_limit_reason(end.max_steps), end.steps)
+        if end.result.kind == "denied":
+            return self._outcome(RunStatus.TERMINATED, end.result.error, end.steps)
+        return self._outcome(RunStatus.COMPLETED, None, end.steps)
 
     def _outcome(self, status: RunStatus, reason: str | None, steps: int) -> RunOutcome:
         return RunOutcome(
@@ -249,7 +228,7 @@ class CuaEngine:
             ArtifactOut(kind=kind, data=data, content_type=content_type, name=name, step=step, action_index=action_index)
         )
 
-    async def _step(self, step: StepRef) -> _StepResult:
+    async def _step(self, step: StepRef) -> StepResult:
         started = time.perf_counter()
         step_usage = Usage()
         recorded = False
@@ -288,10 +267,10 @@ class CuaEngine:
                 self.final_answer = turn.message
                 if self.spec.data_extraction_goal:
                     step_usage = step_usage + await self._extract(step, turn.message)
-                result = _StepResult(kind="complete")
+                result = StepResult(kind="complete")
         except RetryStepRequested:
             await finish(False, "an operator asked to retry this step")
-            return _StepResult(kind="operator_retry")
+            return StepResult(kind="operator_retry")
         except RunTerminatedError as exc:
             await finish(False, exc.reason)
             raise
@@ -299,7 +278,7 @@ class CuaEngine:
             if exc.raw is not None and not recorded:
                 await self._artifact(step, ArtifactKind.LLM_RESPONSE, exc.raw.encode(), "text/plain", "response.txt")
             await finish(False, str(exc))
-            return _StepResult(kind="failed", error=str(exc))
+            return StepResult(kind="failed", error=str(exc))
         if result.kind == "denied":
             await finish(False, result.error)
         else:
@@ -448,7 +427,7 @@ class CuaEngine:
 
     # ---- actions ----------------------------------------------------------------------------------------
 
-    async def _run_calls(self, step: StepRef, turn: ModelTurn) -> _StepResult:
+    async def _run_calls(self, step: StepRef, turn: ModelTurn) -> StepResult:
         index = 0  # actions are numbered across the step's calls
         for number, call in enumerate(turn.calls):
             answer = self._pending[number]
@@ -457,7 +436,7 @@ class CuaEngine:
                 if not await self.control.approve(list(call.checks)):
                     listed = "; ".join(f"{c.code}: {c.message}" if c.message else c.code for c in call.checks)
                     kinds = ", ".join(str(action["type"]) for action in call.actions)
-                    return _StepResult(
+                    return StepResult(
                         kind="denied", error=f"an operator denied the safety checks on {kinds} ({listed})"
                     )
                 answer.acknowledged = [{"id": c.id, "code": c.code, "message": c.message} for c in call.checks]
@@ -487,7 +466,7 @@ class CuaEngine:
             if number < len(turn.calls) - 1:
                 answer.screenshot = shot  # the last call's output gets the next turn's fresh screenshot
             answer.note = None
-        return _StepResult(kind="next")
+        return StepResult(kind="next")
 
     async def _extract(self, step: StepRef, answer: str) -> Usage:
         """The final answer plus the page, through the dom engine's extraction call and schema check."""

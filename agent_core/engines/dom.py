@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from agent_core.actions import (
@@ -18,6 +18,7 @@ from agent_core.actions import (
 from agent_core.browser import BrowserSession, image_type
 from agent_core.control import cancellable
 from agent_core.dom import ScrapeResult, scrape
+from agent_core.engines.steps import StepResult, step_limit_reason, step_loop
 from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
 from agent_core.extraction import extract
 from agent_core.llm import LLMReply, OpenAIClient
@@ -54,14 +55,6 @@ class StepTimings:
     model: float = 0.0
 
 
-@dataclass
-class _StepResult:
-    kind: str  # "next" | "complete" | "terminate" | "failed" | "operator_retry"
-    error: str | None = None
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    reasoning: str = ""
-
-
 class DomEngine:
     def __init__(
         self,
@@ -84,40 +77,24 @@ class DomEngine:
         self._next_screenshot: bytes | None = None
 
     async def run(self) -> RunOutcome:
-        max_steps = max(1, min(self.spec.max_steps, self.config.max_steps))
-        steps_done = 0
-        for order in range(1, max_steps + 1):
-            retry, failures = 0, 0
-            while True:
-                steps_done += 1
-                result = await self._step(StepRef(order, retry))
-                if result.kind == "operator_retry":
-                    retry += 1
-                    continue
-                if result.kind == "failed":
-                    failures += 1
-                    retry += 1
-                    if failures > self.config.max_retries_per_step:
-                        return self._outcome(
-                            RunStatus.FAILED,
-                            f"step {order} failed {failures} times; last error: {result.error}",
-                            steps_done,
-                        )
-                    continue
-                break
-            if result.kind == "complete":
-                return self._outcome(RunStatus.COMPLETED, None, steps_done)
-            if result.kind == "terminate":
-                codes = ", ".join(e.get("error_code", "") for e in result.errors) or "no error code"
-                return self._outcome(
-                    RunStatus.TERMINATED,
-                    f"the agent stopped the task ({codes}): {result.reasoning}".strip(),
-                    steps_done,
-                    errors=result.errors,
-                )
-        return self._outcome(
-            RunStatus.FAILED, f"reached the step limit ({max_steps}) without completing the goal", steps_done
+        end = await step_loop(
+            self._step,
+            max_steps=min(self.spec.max_steps, self.config.max_steps),
+            max_retries=self.config.max_retries_per_step,
         )
+        if end.failure:
+            return self._outcome(RunStatus.FAILED, end.failure, end.steps)
+        if end.result is None:
+            return self._outcome(RunStatus.FAILED, step_limit_reason(end.max_steps), end.steps)
+        if end.result.kind == "terminate":
+            codes = ", ".join(e.get("error_code", "") for e in end.result.errors) or "no error code"
+            return self._outcome(
+                RunStatus.TERMINATED,
+                f"the agent stopped the task ({codes}): {end.result.reasoning}".strip(),
+                end.steps,
+                errors=end.result.errors,
+            )
+        return self._outcome(RunStatus.COMPLETED, None, end.steps)
 
     def _outcome(
         self, status: RunStatus, reason: str | None, steps: int, errors: list[dict[str, Any]] | None = None
@@ -140,7 +117,7 @@ class DomEngine:
             ArtifactOut(kind=kind, data=data, content_type=content_type, name=name, step=step, action_index=action_index)
         )
 
-    async def _step(self, step: StepRef) -> _StepResult:
+    async def _step(self, step: StepRef) -> StepResult:
         t = StepTimings()
         self.timings.append(t)
         started = time.perf_counter()
@@ -211,7 +188,7 @@ class DomEngine:
             plan = parse_agent_step(reply.parsed)
             result = await self._execute_plan(step, plan.actions, page_state, t, timed_hook)
             if result.kind == "next" and plan.goal_achieved and not plan.actions:
-                result = _StepResult(kind="complete")
+                result = StepResult(kind="complete")
             if result.kind == "complete" and self.spec.data_extraction_goal:
                 step_usage = step_usage + await self._extract(step)
         except RetryStepRequested:
@@ -220,7 +197,7 @@ class DomEngine:
                 StepFinished(step=step, success=False, error="an operator asked to retry this step", usage=step_usage,
                              duration_ms=(time.perf_counter() - started) * 1000)
             )
-            return _StepResult(kind="operator_retry")
+            return StepResult(kind="operator_retry")
         except RunTerminatedError as exc:
             await self.hooks.step_finished(
                 StepFinished(step=step, success=False, error=exc.reason, usage=step_usage,
@@ -235,7 +212,7 @@ class DomEngine:
                 StepFinished(step=step, success=False, error=str(exc), usage=step_usage,
                              duration_ms=(time.perf_counter() - started) * 1000)
             )
-            return _StepResult(kind="failed", error=str(exc))
+            return StepResult(kind="failed", error=str(exc))
         await timed_hook(
             self.hooks.step_finished(
                 StepFinished(step=step, success=True, usage=step_usage, duration_ms=(time.perf_counter() - started) * 1000)
@@ -253,13 +230,13 @@ class DomEngine:
 
     async def _execute_plan(
         self, step: StepRef, actions: list[Any], page_state: ScrapeResult, t: StepTimings, timed_hook: Any
-    ) -> _StepResult:
+    ) -> StepResult:
         for index, action in enumerate(actions):
             if isinstance(action, Complete):
-                return _StepResult(kind="complete", reasoning=action.reasoning)
+                return StepResult(kind="complete", reasoning=action.reasoning)
             if isinstance(action, Terminate):
                 errors = [e.model_dump() if hasattr(e, "model_dump") else dict(e) for e in action.errors]
-                return _StepResult(kind="terminate", errors=errors, reasoning=action.reasoning)
+                return StepResult(kind="terminate", errors=errors, reasoning=action.reasoning)
             await self.control.checkpoint()
             as_dict = action_to_dict(action)
             await timed_hook(self.hooks.action_started(ActionStarted(step=step, index=index, action=as_dict)))
@@ -297,9 +274,9 @@ class DomEngine:
                 # later actions aim at ids of the page we left: stop here, the next step scrapes anew
                 remaining = actions[index + 1 :]
                 if remaining and isinstance(remaining[0], Complete):
-                    return _StepResult(kind="complete", reasoning=remaining[0].reasoning)
+                    return StepResult(kind="complete", reasoning=remaining[0].reasoning)
                 break
-        return _StepResult(kind="next")
+        return StepResult(kind="next")
 
     async def _extract(self, step: StepRef) -> Usage:
         await self.control.checkpoint()
