@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from tasks_app.views import artifacts, base, tasks
+from tasks_app.views import artifacts, base, recordings, tasks
 
 urlpatterns = [
     path("", tasks.task_list, name="home"),
@@ -21,6 +21,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tasks/<uuid:task_id>/artifacts/<int:artifact_id>/file", artifacts.artifact_file, name="artifact-file"),
     path("tasks/<uuid:task_id>/artifacts/<int:artifact_id>/thumb", artifacts.artifact_thumbnail, name="artifact-thumbnail"),
+    path("tasks/<uuid:task_id>/recordings/", recordings.task_recordings, name="task-recordings"),
+    path("tasks/<uuid:task_id>/artifacts/<int:artifact_id>/trace/", recordings.trace_open, name="trace-open"),
+    path("trace-viewer/", recordings.trace_viewer, name="trace-viewer-index"),
+    path("trace-viewer/<path:path>", recordings.trace_viewer, name="trace-viewer-file"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tasks_app.api.urls")),
     path("v1/", include("tasks_app.api.skyvern_urls")),

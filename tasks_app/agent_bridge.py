@@ -548,12 +548,12 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
     finally:
         watcher.cancel()
         beats.cancel()
-        await llm.close()
-        if run_browser_config.video_dir and hooks.session is not None:
-            await _check_video(task.pk)
         # run_task stores downloads and recordings before it returns or re-raises (also when cancelled),
         # so they are artifacts by now.
         shutil.rmtree(workdir, ignore_errors=True)
+        await llm.close()
+        if run_browser_config.video_dir and hooks.session is not None:
+            await _check_video(task.pk)
         finished = await _finish(task.pk, outcome)
     return finished
 
