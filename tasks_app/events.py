@@ -21,6 +21,7 @@ EventType = Literal[
     "artifact.created",
     "approval.pending",
     "approval.resolved",
+    "recording.unavailable",
 ]
 
 

@@ -117,7 +117,7 @@ def test_gallery_empty_state(client, operator, org):
         ("response", r"&quot;thinking&quot;: &quot;click buy&quot;"),
         ("prompt", r"You are a browser agent.\n\n---\n\n\[e3\] &lt;button&gt;Buy&lt;/button&gt;"),
         ("har", r"&quot;log&quot;: \{{"),
-        ("trace", r"playwright show-trace"),
+        ("trace", r"Open trace</a> in Playwright.s trace viewer"),
     ],
 )
 def test_artifact_viewers(client, operator, run, key, expect):
