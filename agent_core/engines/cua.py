@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_core.browser import BrowserSession
 from agent_core.computer import parse_action, perform_action, viewport_size
 from agent_core.control import cancellable
 from agent_core.dom import scrape
+from agent_core.engines.base import Engine
 from agent_core.engines.steps import StepResult, step_limit_reason, step_loop
 from agent_core.errors import (
     InvalidModelOutputError,
@@ -22,25 +22,20 @@ from agent_core.errors import (
     StepFailedError,
 )
 from agent_core.extraction import extract
-from agent_core.llm import LLMReply, OpenAIClient, image_data_url
+from agent_core.llm import LLMReply, image_data_url
 from agent_core.types import (
     ActionFinished,
     ActionStarted,
-    AgentConfig,
     ArtifactKind,
     ArtifactOut,
-    Control,
-    LLMConfig,
     LLMDelta,
     LLMResponse,
-    RunHooks,
     RunOutcome,
     RunStatus,
     SafetyCheck,
     StepFinished,
     StepRef,
     StepStarted,
-    TaskSpec,
     Usage,
 )
 
@@ -162,7 +157,7 @@ class _Answer:
     screenshot: bytes | None = None  # None: the fresh screenshot taken for the next turn
 
 
-class CuaEngine:
+class CuaEngine(Engine):
     """One run of the computer-use loop. Each model turn is a step.
 
     Turns chain with `previous_response_id`; only the newest input (the first turn's goal and screenshot,
@@ -172,21 +167,8 @@ class CuaEngine:
     run to replaying the conversation itself, keeping only the newest `config.image_retention` screenshots.
     """
 
-    def __init__(
-        self,
-        *,
-        spec: TaskSpec,
-        session: BrowserSession,
-        llm: OpenAIClient,
-        llm_config: LLMConfig,
-        hooks: RunHooks,
-        control: Control,
-        config: AgentConfig,
-    ) -> None:
-        self.spec, self.session, self.llm, self.llm_config = spec, session, llm, llm_config
-        self.hooks, self.control, self.config = hooks, control, config
-        self.usage = Usage()
-        self.extracted: Any = None
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.final_answer: str = ""
         self.replaying = False
         self._previous_id: str | None = None
@@ -208,10 +190,6 @@ class CuaEngine:
             return self._outcome(RunStatus.TERMINATED, end.result.error, end.steps)
         return self._outcome(RunStatus.COMPLETED, None, end.steps)
 
-    def _outcome(self, status: RunStatus, reason: str | None, steps: int) -> RunOutcome:
-        return RunOutcome(
-            status=status, failure_reason=reason, extracted_information=self.extracted, usage=self.usage, steps=steps
-        )
 
     # ---- one step ---------------------------------------------------------------------------------------
 

@@ -15,31 +15,27 @@ from agent_core.actions import (
     execute_action,
     parse_agent_step,
 )
-from agent_core.browser import BrowserSession, image_type
+from agent_core.browser import image_type
 from agent_core.control import cancellable
 from agent_core.dom import ScrapeResult, scrape
+from agent_core.engines.base import Engine
 from agent_core.engines.steps import StepResult, step_limit_reason, step_loop
 from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
 from agent_core.extraction import extract
-from agent_core.llm import LLMReply, OpenAIClient
+from agent_core.llm import LLMReply
 from agent_core.prompts import render_step_prompt
 from agent_core.types import (
     ActionFinished,
     ActionStarted,
-    AgentConfig,
     ArtifactKind,
     ArtifactOut,
-    Control,
-    LLMConfig,
     LLMDelta,
     LLMResponse,
-    RunHooks,
     RunOutcome,
     RunStatus,
     StepFinished,
     StepRef,
     StepStarted,
-    TaskSpec,
     Usage,
 )
 
@@ -55,24 +51,11 @@ class StepTimings:
     model: float = 0.0
 
 
-class DomEngine:
-    def __init__(
-        self,
-        *,
-        spec: TaskSpec,
-        session: BrowserSession,
-        llm: OpenAIClient,
-        llm_config: LLMConfig,
-        hooks: RunHooks,
-        control: Control,
-        config: AgentConfig,
-    ) -> None:
-        self.spec, self.session, self.llm, self.llm_config = spec, session, llm, llm_config
-        self.hooks, self.control, self.config = hooks, control, config
+class DomEngine(Engine):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.history: list[dict[str, Any]] = []
-        self.usage = Usage()
         self.timings: list[StepTimings] = []
-        self.extracted: Any = None
         # The screenshot taken after the last action of a step shows the page the next step starts on.
         self._next_screenshot: bytes | None = None
 
@@ -96,17 +79,6 @@ class DomEngine:
             )
         return self._outcome(RunStatus.COMPLETED, None, end.steps)
 
-    def _outcome(
-        self, status: RunStatus, reason: str | None, steps: int, errors: list[dict[str, Any]] | None = None
-    ) -> RunOutcome:
-        return RunOutcome(
-            status=status,
-            failure_reason=reason,
-            extracted_information=self.extracted,
-            errors=errors or [],
-            usage=self.usage,
-            steps=steps,
-        )
 
     # ---- one step ---------------------------------------------------------------------------
 

@@ -8,36 +8,14 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
-from agent_core.browser import BrowserManager
-from agent_core.types import BrowserConfig
 from tasks_app import services
 from tasks_app.agent_bridge import execute_task
 from tasks_app.models import Action, Artifact, Step, Task, TaskEvent
 from tests.fakes.openai_server import reply_json
 from tests.scripting import act, element_id, page_url, step
+from tests.tasks_app.running import make_task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def model(settings, fake_openai):
-    settings.OPENAI_API_KEY = "test"
-    settings.OPENAI_BASE_URL = fake_openai.base_url
-    settings.LOOKOUT_LLM_TIMEOUT = 10
-    settings.LOOKOUT_HEARTBEAT_SECONDS = 0.5
-    return fake_openai
-
-
-@pytest.fixture
-async def browser():
-    manager = BrowserManager(BrowserConfig())
-    await manager.start()
-    yield manager
-    await manager.close()
-
-
-def make_task(org, user, **request):
-    return services.create_task(organization=org, created_by=user, dispatch=False, **request)
 
 
 async def wait_for(predicate, timeout=10.0):

@@ -36,6 +36,7 @@ from tests.factories import TaskFactory
 from tests.fakes.openai_server import reply_json
 from tests.scripting import act, element_id, page_url, step
 from tests.sites.server import LOGIN_PASSWORD
+from tests.tasks_app.running import make_task
 
 RUN = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 RECORDINGS = {"recording", "trace", "har"}
@@ -47,25 +48,9 @@ PAYLOAD = {"login": {"username": "ada", "password": PASSWORD}, "choices": [PLAN]
 
 
 @pytest.fixture
-def model(settings, fake_openai):
-    settings.OPENAI_API_KEY = "test"
-    settings.OPENAI_BASE_URL = fake_openai.base_url
-    settings.LOOKOUT_LLM_TIMEOUT = 10
-    settings.LOOKOUT_HEARTBEAT_SECONDS = 0.5
+def model(model, settings):
     settings.LOOKOUT_RECORD_RUNS = True
-    return fake_openai
-
-
-@pytest.fixture
-async def browser():
-    manager = BrowserManager(BrowserConfig())
-    await manager.start()
-    yield manager
-    await manager.close()
-
-
-def make_task(org, user, **request):
-    return services.create_task(organization=org, created_by=user, dispatch=False, **request)
+    return model
 
 
 def login_script(site):
