@@ -13,7 +13,7 @@ from agent_core.computer import parse_action, perform_action, viewport_size
 from agent_core.control import cancellable
 from agent_core.dom import scrape
 from agent_core.engines.base import Engine
-from agent_core.engines.steps import StepResult, step_limit_reason, step_loop
+from agent_core.engines.steps import StepResult
 from agent_core.errors import (
     InvalidModelOutputError,
     LLMError,
@@ -30,8 +30,6 @@ from agent_core.types import (
     ArtifactOut,
     LLMDelta,
     LLMResponse,
-    RunOutcome,
-    RunStatus,
     SafetyCheck,
     StepFinished,
     StepRef,
@@ -175,20 +173,6 @@ class CuaEngine(Engine):
         self._first_input: list[dict[str, Any]] | None = None  # the goal message that opened the conversation
         self._turns: list[list[dict[str, Any]]] = []  # per good response: its output items, then our answers
         self._pending: list[_Answer] = []
-
-    async def run(self) -> RunOutcome:
-        end = await step_loop(
-            self._step,
-            max_steps=min(self.spec.max_steps, self.config.max_steps),
-            max_retries=self.config.max_retries_per_step,
-        )
-        if end.failure:
-            return self._outcome(RunStatus.FAILED, end.failure, end.steps)
-        if end.result is None:
-            return self._outcome(RunStatus.FAILED, step_limit_reason(end.max_steps), end.steps)
-        if end.result.kind == "denied":
-            return self._outcome(RunStatus.TERMINATED, end.result.error, end.steps)
-        return self._outcome(RunStatus.COMPLETED, None, end.steps)
 
 
     # ---- one step ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from agent_core.browser import image_type
 from agent_core.control import cancellable
 from agent_core.dom import ScrapeResult, scrape
 from agent_core.engines.base import Engine
-from agent_core.engines.steps import StepResult, step_limit_reason, step_loop
+from agent_core.engines.steps import StepResult
 from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
 from agent_core.extraction import extract
 from agent_core.llm import LLMReply
@@ -31,8 +31,6 @@ from agent_core.types import (
     ArtifactOut,
     LLMDelta,
     LLMResponse,
-    RunOutcome,
-    RunStatus,
     StepFinished,
     StepRef,
     StepStarted,
@@ -58,26 +56,6 @@ class DomEngine(Engine):
         self.timings: list[StepTimings] = []
         # The screenshot taken after the last action of a step shows the page the next step starts on.
         self._next_screenshot: bytes | None = None
-
-    async def run(self) -> RunOutcome:
-        end = await step_loop(
-            self._step,
-            max_steps=min(self.spec.max_steps, self.config.max_steps),
-            max_retries=self.config.max_retries_per_step,
-        )
-        if end.failure:
-            return self._outcome(RunStatus.FAILED, end.failure, end.steps)
-        if end.result is None:
-            return self._outcome(RunStatus.FAILED, step_limit_reason(end.max_steps), end.steps)
-        if end.result.kind == "terminate":
-            codes = ", ".join(e.get("error_code", "") for e in end.result.errors) or "no error code"
-            return self._outcome(
-                RunStatus.TERMINATED,
-                f"the agent stopped the task ({codes}): {end.result.reasoning}".strip(),
-                end.steps,
-                errors=end.result.errors,
-            )
-        return self._outcome(RunStatus.COMPLETED, None, end.steps)
 
 
     # ---- one step ---------------------------------------------------------------------------
