@@ -172,7 +172,9 @@ async def amain(args: argparse.Namespace, var_dir: str, redis_url: str) -> None:
                 print(f"  {n:>3} clients: p50 {statistics.median(samples):6.2f} ms   p95 {percentile(samples, 0.95):6.2f} ms"
                       f"   max {max(samples):6.2f} ms   ({len(samples)} deliveries)")
         fps, ages, count = await frames_round(port, org, user, cookie, args.frame_seconds)
-        print(f"live view while the page animates ({args.frame_seconds:.0f} s, 1 client): {fps:5.1f} frames/s ({count} frames),"
+        recording = "on" if settings.LOOKOUT_RECORD_RUNS else "off (LOOKOUT_RECORD_RUNS=0)"
+        print(f"live view while the page animates ({args.frame_seconds:.0f} s, 1 client, run recording {recording}):"
+              f" {fps:5.1f} frames/s ({count} frames),"
               f" frame age p50 {statistics.median(ages):5.1f} ms p95 {percentile(ages, 0.95):5.1f} ms")
         print("targets: p95 < 50 ms at 100 clients; >= 10 frames/s")
     finally:
