@@ -16,7 +16,6 @@ import logging
 import shutil
 import socket
 import tempfile
-from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -51,7 +50,6 @@ from agent_core.types import (
     StepFinished,
     StepStarted,
     TaskSpec,
-    Usage,
 )
 from tasks_app import services
 from tasks_app.events import apublish, control_group, frames_group, task_group
@@ -576,7 +574,3 @@ def _check_video(task_id: Any) -> None:
             type=RECORDING_NOTE,
             data={"recording": "video", "reason": "No video for this run: recording it failed (see the worker log)."},
         )
-
-
-def usage_cost(usage: Usage) -> Decimal:
-    return cost_of(usage)

@@ -13,26 +13,16 @@ from agent_core.computer import UnknownKeyError, key_combo, parse_action
 from agent_core.control import LocalControl
 from agent_core.engines.cua import parse_turn
 from agent_core.errors import InvalidModelOutputError, LLMError
-from agent_core.llm import OpenAIClient
-from agent_core.runner import run_task
 from agent_core.types import (
-    ActionFinished,
     ActionStarted,
     AgentConfig,
     ArtifactKind,
-    ArtifactOut,
     BrowserConfig,
     Engine,
-    LLMConfig,
-    LLMDelta,
-    LLMResponse,
-    RunHooks,
-    RunOutcome,
     RunStatus,
-    StepFinished,
-    StepStarted,
     TaskSpec,
 )
+from tests.agent_core.running import Recorder, run_agent
 from tests.fakes.openai_server import (
     FakeOpenAIServer,
     FakeRequest,
@@ -55,38 +45,6 @@ TARGETS = ("greet", "twice", "menu", "other", "name", "scroller", "card", "zone"
 Point = tuple[int, int]
 
 
-class Recorder(RunHooks):
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any]] = []
-        self.artifacts: list[ArtifactOut] = []
-        self.deltas: list[str] = []
-
-    async def step_started(self, event: StepStarted) -> None:
-        self.events.append(("step_started", event))
-
-    async def step_finished(self, event: StepFinished) -> None:
-        self.events.append(("step_finished", event))
-
-    async def artifact(self, event: ArtifactOut) -> None:
-        self.artifacts.append(event)
-
-    async def llm_delta(self, event: LLMDelta) -> None:
-        self.deltas.append(event.text)
-
-    async def llm_response(self, event: LLMResponse) -> None:
-        self.events.append(("llm_response", event))
-
-    async def action_started(self, event: ActionStarted) -> None:
-        self.events.append(("action_started", event))
-
-    async def action_finished(self, event: ActionFinished) -> None:
-        self.events.append(("action_finished", event))
-
-    def of(self, name: str) -> list[Any]:
-        return [e for n, e in self.events if n == name]
-
-    def steps(self) -> list[tuple[int, int, bool, str | None]]:
-        return [(e.step.order, e.step.retry_index, e.success, e.error) for e in self.of("step_finished")]
 
 
 @pytest.fixture
@@ -122,32 +80,6 @@ def spec_for(site: TestSite, **overrides: Any) -> TaskSpec:
     }
     return TaskSpec(**{**fields, **overrides})
 
-
-async def run(
-    spec: TaskSpec,
-    fake: FakeOpenAIServer,
-    browser: BrowserManager,
-    *,
-    hooks: Recorder | None = None,
-    control: LocalControl | None = None,
-    config: AgentConfig | None = None,
-) -> tuple[RunOutcome, Recorder]:
-    llm_cfg = LLMConfig(api_key="test", base_url=fake.base_url, model="gpt-4o", timeout_s=30, max_retries=0)
-    llm = OpenAIClient(llm_cfg)
-    hooks = hooks or Recorder()
-    try:
-        outcome = await run_task(
-            spec,
-            browser=browser,
-            llm=llm,
-            llm_config=llm_cfg,
-            hooks=hooks,
-            control=control or LocalControl(),
-            config=config or AgentConfig(max_steps=25, max_retries_per_step=2),
-        )
-    finally:
-        await llm.close()
-    return outcome, hooks
 
 
 def click(point: Point, button: str = "left", **kwargs: Any) -> Reply:
@@ -208,7 +140,7 @@ async def test_drives_the_playground_with_every_action(
         message("I sent the form.", reasoning="The form is sent."),
     ]
     spec = spec_for(site, navigation_payload={"name": "Grace Hopper"}, data_extraction_goal="")
-    outcome, hooks = await run(spec, fake_openai, browser)
+    outcome, hooks = await run_agent(spec, fake_openai, browser)
 
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
     assert not fake_openai.errors
@@ -276,7 +208,7 @@ async def test_back_and_forward_buttons_navigate_history(
         computer_call({"type": "click", "button": "forward"}),
         message("Done."),
     ]
-    outcome, hooks = await run(spec_for(site), fake_openai, browser)
+    outcome, hooks = await run_agent(spec_for(site), fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
     urls = [call_output(r)["output"]["current_url"] for r in fake_openai.requests[1:]]
     assert urls == [site.url("cua/other.html"), site.url("cua/"), site.url("cua/other.html")]
@@ -295,7 +227,7 @@ async def test_batched_actions_and_held_modifier_keys(
     ]
     item = {**computer_call_item({"type": "screenshot"}), "action": None, "actions": batch}
     fake_openai.script = [reply_output([item]), message("Sent.")]
-    outcome, hooks = await run(spec_for(site), fake_openai, browser)
+    outcome, hooks = await run_agent(spec_for(site), fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
     fields = site.last("/cua/submit")["fields"]
     assert fields["greet_keys"] == "shift" and fields["name"] == "Ada"
@@ -309,7 +241,7 @@ async def test_terminate_cancels_an_in_flight_model_call(
 ) -> None:
     fake_openai.script = [message("too late", delay=20)]
     control = LocalControl()
-    run_it = asyncio.create_task(run(spec_for(site), fake_openai, browser, control=control))
+    run_it = asyncio.create_task(run_agent(spec_for(site), fake_openai, browser, control=control))
     for _ in range(500):
         if fake_openai.requests:
             break
@@ -334,7 +266,7 @@ async def test_approved_safety_check_is_acknowledged_in_the_next_request(
 ) -> None:
     fake_openai.script = [click(at["send"], safety_checks=[CHECK]), message("Sent.")]
     control, hooks = LocalControl(), Recorder()
-    run_it = asyncio.create_task(run(spec_for(site), fake_openai, browser, hooks=hooks, control=control))
+    run_it = asyncio.create_task(run_agent(spec_for(site), fake_openai, browser, hooks=hooks, control=control))
     await until_awaiting(control)
     assert [(c.code, c.message) for c in control.pending_checks] == [(CHECK["code"], CHECK["message"])]
     await asyncio.sleep(0.2)
@@ -355,7 +287,7 @@ async def test_denied_safety_check_terminates_and_the_action_never_runs(
 ) -> None:
     fake_openai.script = [click(at["send"], safety_checks=[CHECK]), message("Sent.")]
     control, hooks = LocalControl(), Recorder()
-    run_it = asyncio.create_task(run(spec_for(site), fake_openai, browser, hooks=hooks, control=control))
+    run_it = asyncio.create_task(run_agent(spec_for(site), fake_openai, browser, hooks=hooks, control=control))
     await until_awaiting(control)
     control.decide(False)
     outcome, _ = await run_it
@@ -374,7 +306,7 @@ async def test_a_run_waiting_for_approval_can_be_terminated(
 ) -> None:
     fake_openai.script = [click(at["send"], safety_checks=[CHECK]), message("Sent.")]
     control, hooks = LocalControl(), Recorder()
-    run_it = asyncio.create_task(run(spec_for(site), fake_openai, browser, hooks=hooks, control=control))
+    run_it = asyncio.create_task(run_agent(spec_for(site), fake_openai, browser, hooks=hooks, control=control))
     await until_awaiting(control)
     control.terminate("operator pulled the plug")
     outcome, _ = await asyncio.wait_for(run_it, timeout=10)
@@ -402,7 +334,7 @@ async def test_malformed_output_and_model_errors_fail_the_step_and_retry_from_th
         click(at["send"]),
         message("Sent."),
     ]
-    outcome, hooks = await run(
+    outcome, hooks = await run_agent(
         spec_for(site), fake_openai, browser, config=AgentConfig(max_steps=10, max_retries_per_step=4)
     )
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
@@ -435,7 +367,7 @@ async def test_malformed_output_until_the_retry_limit_fails_the_run(
     site: TestSite, fake_openai: FakeOpenAIServer, browser: BrowserManager
 ) -> None:
     fake_openai.script = lambda request: computer_call({"type": "teleport"})
-    outcome, hooks = await run(spec_for(site), fake_openai, browser)
+    outcome, hooks = await run_agent(spec_for(site), fake_openai, browser)
     assert outcome.status == RunStatus.FAILED
     assert "step 1 failed 3 times" in outcome.failure_reason and "teleport" in outcome.failure_reason
     assert len(fake_openai.requests) == 3
@@ -452,7 +384,7 @@ async def test_coordinates_outside_the_viewport_are_an_action_error(
         click(at["send"]),
         message("Sent."),
     ]
-    outcome, hooks = await run(spec_for(site), fake_openai, browser)
+    outcome, hooks = await run_agent(spec_for(site), fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
     finished = hooks.of("action_finished")
     assert not finished[0].result.success
@@ -470,7 +402,7 @@ async def test_unknown_key_is_an_action_error(
     site: TestSite, fake_openai: FakeOpenAIServer, browser: BrowserManager
 ) -> None:
     fake_openai.script = [computer_call({"type": "keypress", "keys": ["HYPERDRIVE"]}), message("Gave up.")]
-    outcome, hooks = await run(spec_for(site), fake_openai, browser)
+    outcome, hooks = await run_agent(spec_for(site), fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED
     result = hooks.of("action_finished")[0].result
     assert not result.success and "unknown key 'HYPERDRIVE'" in result.error
@@ -479,7 +411,7 @@ async def test_unknown_key_is_an_action_error(
 @browser_test
 async def test_step_limit(site: TestSite, fake_openai: FakeOpenAIServer, browser: BrowserManager) -> None:
     fake_openai.script = lambda request: computer_call({"type": "move", "x": 10, "y": 10})
-    outcome, hooks = await run(spec_for(site, max_steps=3), fake_openai, browser)
+    outcome, hooks = await run_agent(spec_for(site, max_steps=3), fake_openai, browser)
     assert outcome.status == RunStatus.FAILED and "step limit (3)" in outcome.failure_reason
     assert len(fake_openai.requests) == 3 and outcome.steps == 3
 
@@ -513,7 +445,7 @@ async def test_unknown_previous_response_switches_to_replay_with_image_retention
         message("Sent."),
     ]
     hooks = ForgetfulEndpoint(fake_openai)
-    outcome, _ = await run(
+    outcome, _ = await run_agent(
         spec_for(site), fake_openai, browser, hooks=hooks, config=AgentConfig(max_steps=10, image_retention=2)
     )
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
@@ -556,7 +488,7 @@ async def test_final_answer_goes_through_the_extraction_path_and_schema(
     fake_openai.script = script
     spec = spec_for(site, navigation_goal="Press the hello button", data_extraction_goal="What does the button say?",
                     extracted_information_schema=schema)
-    outcome, hooks = await run(spec, fake_openai, browser)
+    outcome, hooks = await run_agent(spec, fake_openai, browser)
 
     assert outcome.status == RunStatus.COMPLETED, (outcome.failure_reason, hooks.steps())
     assert outcome.extracted_information == {"greeting": "Hello!"}

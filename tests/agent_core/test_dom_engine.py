@@ -10,52 +10,20 @@ import pytest
 
 from agent_core.browser import BrowserManager
 from agent_core.control import LocalControl
-from agent_core.llm import OpenAIClient
-from agent_core.runner import run_task
 from agent_core.types import (
     AgentConfig,
     ArtifactKind,
     BrowserConfig,
-    LLMConfig,
-    RunHooks,
     RunStatus,
     TaskSpec,
 )
+from tests.agent_core.running import Recorder, run_agent
 from tests.fakes.openai_server import reply_json, reply_text
 from tests.scripting import act, element_id, is_extraction, page_url, step
 
 pytestmark = pytest.mark.browser
 
 
-class Recorder(RunHooks):
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object]] = []
-        self.artifacts = []
-        self.deltas: list[str] = []
-
-    async def step_started(self, event):
-        self.events.append(("step_started", event))
-
-    async def step_finished(self, event):
-        self.events.append(("step_finished", event))
-
-    async def artifact(self, event):
-        self.artifacts.append(event)
-
-    async def llm_delta(self, event):
-        self.deltas.append(event.text)
-
-    async def llm_response(self, event):
-        self.events.append(("llm_response", event))
-
-    async def action_started(self, event):
-        self.events.append(("action_started", event))
-
-    async def action_finished(self, event):
-        self.events.append(("action_finished", event))
-
-    def of(self, name):
-        return [e for n, e in self.events if n == name]
 
 
 @pytest.fixture
@@ -65,24 +33,6 @@ async def browser(tmp_path):
     yield manager
     await manager.close()
 
-
-async def run(spec, fake, browser, *, hooks=None, control=None, config=None, llm_timeout=10.0):
-    llm_cfg = LLMConfig(api_key="test", base_url=fake.base_url, model="gpt-4o", timeout_s=llm_timeout, max_retries=0)
-    llm = OpenAIClient(llm_cfg)
-    hooks = hooks or Recorder()
-    try:
-        outcome = await run_task(
-            spec,
-            browser=browser,
-            llm=llm,
-            llm_config=llm_cfg,
-            hooks=hooks,
-            control=control or LocalControl(),
-            config=config or AgentConfig(max_steps=10, max_retries_per_step=2),
-        )
-    finally:
-        await llm.close()
-    return outcome, hooks
 
 
 async def test_job_application_two_pages(site, fake_openai, browser, tmp_path):
@@ -111,7 +61,7 @@ async def test_job_application_two_pages(site, fake_openai, browser, tmp_path):
 
     fake_openai.script = script
     spec = TaskSpec(url=site.url("/job/"), navigation_goal="Apply for the job", navigation_payload={"name": "Ada Lovelace"})
-    outcome, hooks = await run(spec, fake_openai, browser)
+    outcome, hooks = await run_agent(spec, fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
     first = site.last("/job/apply")["fields"]
     assert first["full_name"] == "Ada Lovelace" and first["email"] == "ada@example.test"
@@ -139,7 +89,7 @@ async def test_local_upload_outside_allowed_folders_is_refused(site, fake_openai
         return step(act("goto_url", url=site.url("/job/documents.html")))
 
     fake_openai.script = script
-    outcome, hooks = await run(TaskSpec(url=site.url("/job/"), navigation_goal="x", max_steps=2), fake_openai, browser,
+    outcome, hooks = await run_agent(TaskSpec(url=site.url("/job/"), navigation_goal="x", max_steps=2), fake_openai, browser,
                                config=AgentConfig(max_steps=2, max_retries_per_step=0))
     errors = [e.result.error for e in hooks.of("action_finished") if not e.result.success]
     assert errors and "outside the allowed upload folders" in errors[0]
@@ -167,7 +117,7 @@ async def test_table_extraction_validated_against_schema(site, fake_openai, brow
 
     fake_openai.script = script
     spec = TaskSpec(url=site.url("/table/"), data_extraction_goal="List the products", extracted_information_schema=schema)
-    outcome, _ = await run(spec, fake_openai, browser)
+    outcome, _ = await run_agent(spec, fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
     assert len(outcome.extracted_information["products"]) >= 2
     assert replies[-1].body["response_format"]["json_schema"]["name"] == "extracted_information"
@@ -176,7 +126,7 @@ async def test_table_extraction_validated_against_schema(site, fake_openai, brow
 
 async def test_invalid_json_then_recovery(site, fake_openai, browser):
     fake_openai.script = [reply_text("this is not json {"), step(act("complete"), goal_achieved=True)]
-    outcome, hooks = await run(TaskSpec(url=site.url("/job/"), navigation_goal="x"), fake_openai, browser)
+    outcome, hooks = await run_agent(TaskSpec(url=site.url("/job/"), navigation_goal="x"), fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED
     failed = [e for e in hooks.of("step_finished") if not e.success]
     assert len(failed) == 1 and "not valid JSON" in failed[0].error
@@ -185,7 +135,7 @@ async def test_invalid_json_then_recovery(site, fake_openai, browser):
 
 async def test_unknown_element_id_fails_step_until_limit(site, fake_openai, browser):
     fake_openai.script = lambda req: step(act("click", "e9999"))
-    outcome, hooks = await run(
+    outcome, hooks = await run_agent(
         TaskSpec(url=site.url("/job/"), navigation_goal="x"), fake_openai, browser,
         config=AgentConfig(max_steps=5, max_retries_per_step=2),
     )
@@ -196,7 +146,7 @@ async def test_unknown_element_id_fails_step_until_limit(site, fake_openai, brow
 
 async def test_unknown_action_type_is_a_clear_step_failure(site, fake_openai, browser):
     fake_openai.script = [step(act("teleport", "e1")), step(act("complete"), goal_achieved=True)]
-    outcome, hooks = await run(TaskSpec(url=site.url("/job/"), navigation_goal="x"), fake_openai, browser)
+    outcome, hooks = await run_agent(TaskSpec(url=site.url("/job/"), navigation_goal="x"), fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED
     assert "teleport" in [e for e in hooks.of("step_finished") if not e.success][0].error
 
@@ -210,7 +160,7 @@ async def test_action_on_vanished_element(site, fake_openai, browser):
         return step(act("complete"), goal_achieved=True)
 
     fake_openai.script = script
-    outcome, hooks = await run(TaskSpec(url=site.url("/shifting/"), navigation_goal="x"), fake_openai, browser)
+    outcome, hooks = await run_agent(TaskSpec(url=site.url("/shifting/"), navigation_goal="x"), fake_openai, browser)
     finished = hooks.of("action_finished")
     assert finished[0].result.success
     if len(finished) > 1:  # the second click aimed at an element the first click removed
@@ -219,7 +169,7 @@ async def test_action_on_vanished_element(site, fake_openai, browser):
 
 async def test_max_steps_reached(site, fake_openai, browser):
     fake_openai.script = lambda req: step(act("scroll", None, direction="down"))
-    outcome, _ = await run(TaskSpec(url=site.url("/table/"), navigation_goal="x", max_steps=3), fake_openai, browser)
+    outcome, _ = await run_agent(TaskSpec(url=site.url("/table/"), navigation_goal="x", max_steps=3), fake_openai, browser)
     assert outcome.status == RunStatus.FAILED and "step limit (3)" in outcome.failure_reason
     assert len(fake_openai.requests) == 3
 
@@ -227,7 +177,7 @@ async def test_max_steps_reached(site, fake_openai, browser):
 async def test_terminate_with_error_code(site, fake_openai, browser):
     mapping = {"NO_JOBS": "the site lists no open positions"}
     fake_openai.script = [step(act("terminate", errors=[{"error_code": "NO_JOBS", "reasoning": "nothing open"}], reasoning="no jobs"))]
-    outcome, _ = await run(TaskSpec(url=site.url("/job/"), navigation_goal="x", error_code_mapping=mapping), fake_openai, browser)
+    outcome, _ = await run_agent(TaskSpec(url=site.url("/job/"), navigation_goal="x", error_code_mapping=mapping), fake_openai, browser)
     assert outcome.status == RunStatus.TERMINATED
     assert outcome.errors == [{"error_code": "NO_JOBS", "reasoning": "nothing open"}]
     assert "NO_JOBS" in outcome.failure_reason
@@ -236,7 +186,7 @@ async def test_terminate_with_error_code(site, fake_openai, browser):
 
 async def test_model_timeout_is_a_step_failure(site, fake_openai, browser):
     fake_openai.script = lambda req: step(act("complete"), goal_achieved=True) if req.index >= 1 else reply_json({}, delay=5)
-    outcome, hooks = await run(TaskSpec(url=site.url("/job/"), navigation_goal="x"), fake_openai, browser, llm_timeout=0.5)
+    outcome, hooks = await run_agent(TaskSpec(url=site.url("/job/"), navigation_goal="x"), fake_openai, browser, llm_timeout=0.5)
     assert outcome.status == RunStatus.COMPLETED
     assert "timed out" in [e for e in hooks.of("step_finished") if not e.success][0].error
 
@@ -245,7 +195,7 @@ async def test_download_is_kept(site, fake_openai, browser):
     fake_openai.script = lambda req: (
         step(act("click", element_id(req, r"(?i)report"))) if req.index == 0 else step(act("complete"), goal_achieved=True)
     )
-    outcome, hooks = await run(TaskSpec(url=site.url("/download/"), navigation_goal="download the report"), fake_openai, browser)
+    outcome, hooks = await run_agent(TaskSpec(url=site.url("/download/"), navigation_goal="download the report"), fake_openai, browser)
     assert outcome.status == RunStatus.COMPLETED
     downloads = [a for a in hooks.artifacts if a.kind == ArtifactKind.DOWNLOAD]
     assert downloads and downloads[0].data.startswith(b"product,price,stock")
@@ -256,7 +206,7 @@ async def test_pause_resume_and_terminate_cancels_model_call(site, fake_openai, 
     fake_openai.script = lambda req: step(act("scroll", None, direction="down")) if req.index == 0 else reply_json({}, delay=20)
     hooks = Recorder()
     control.pause()
-    task = asyncio.create_task(run(TaskSpec(url=site.url("/table/"), navigation_goal="x"), fake_openai, browser, hooks=hooks, control=control))
+    task = asyncio.create_task(run_agent(TaskSpec(url=site.url("/table/"), navigation_goal="x"), fake_openai, browser, hooks=hooks, control=control))
     await asyncio.sleep(0.5)
     assert not fake_openai.requests, "a paused run asked the model"
     control.resume()
@@ -275,7 +225,7 @@ async def test_pause_resume_and_terminate_cancels_model_call(site, fake_openai, 
 
 
 async def test_non_http_url_is_refused(fake_openai, browser):
-    outcome, _ = await run(TaskSpec(url="file:///etc/passwd", navigation_goal="x"), fake_openai, browser)
+    outcome, _ = await run_agent(TaskSpec(url="file:///etc/passwd", navigation_goal="x"), fake_openai, browser)
     assert outcome.status == RunStatus.FAILED and "http(s)" in outcome.failure_reason
     assert not fake_openai.requests
 

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from agent_core.browser import BrowserManager
 from tasks_app import services
+from tasks_app.agent_bridge import execute_task
 
 
 def make_task(org, user, **request):
     """A queued task that nothing dispatches: the test executes it."""
     return services.create_task(organization=org, created_by=user, dispatch=False, **request)
+
+
+async def run_until_model_asked(task_id: Any, *, browser: BrowserManager, model: Any, timeout: float = 10.0) -> asyncio.Task[Any]:
+    """Start executing the task and return once its first model request has reached the fake server
+    (script a slow reply to hold the run there). The returned asyncio task finishes with the run."""
+    run = asyncio.create_task(execute_task(task_id, browser=browser))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not model.requests:
+        assert not run.done(), f"the run ended before asking the model: {run.result()}"
+        assert loop.time() < deadline, "the run never asked the model"
+        await asyncio.sleep(0.05)
+    return run

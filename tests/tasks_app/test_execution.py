@@ -13,7 +13,7 @@ from tasks_app.agent_bridge import execute_task
 from tasks_app.models import Action, Artifact, Step, Task, TaskEvent
 from tests.fakes.openai_server import reply_json
 from tests.scripting import act, element_id, page_url, step
-from tests.tasks_app.running import make_task
+from tests.tasks_app.running import make_task, run_until_model_asked
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -87,11 +87,7 @@ async def test_pause_then_resume_continues_on_the_same_page(site, model, browser
 
     model.script = script
     task = await sync_to_async(make_task)(org, operator, url=site.url("/shifting/"), navigation_goal="archive")
-    run = asyncio.create_task(execute_task(task.pk, browser=browser))
-    for _ in range(200):
-        if model.requests:
-            break
-        await asyncio.sleep(0.05)
+    run = await run_until_model_asked(task.pk, browser=browser, model=model)
     paused = await sync_to_async(services.pause_task)(task=await Task.objects.select_related("organization").aget(pk=task.pk), by=operator)
     assert paused.status == "paused"
     await asyncio.sleep(1.5)
@@ -108,12 +104,7 @@ async def test_pause_then_resume_continues_on_the_same_page(site, model, browser
 async def test_terminate_during_slow_model_call(site, model, browser, org, operator):
     model.script = lambda req: reply_json({}, delay=30)
     task = await sync_to_async(make_task)(org, operator, url=site.url("/table/"), navigation_goal="look")
-    run = asyncio.create_task(execute_task(task.pk, browser=browser))
-    for _ in range(200):
-        if model.requests:
-            break
-        await asyncio.sleep(0.05)
-    assert model.requests
+    run = await run_until_model_asked(task.pk, browser=browser, model=model)
     loop = asyncio.get_running_loop()
     started = loop.time()
     current = await Task.objects.select_related("organization").aget(pk=task.pk)

@@ -36,7 +36,7 @@ from tests.factories import TaskFactory
 from tests.fakes.openai_server import reply_json
 from tests.scripting import act, element_id, page_url, step
 from tests.sites.server import LOGIN_PASSWORD
-from tests.tasks_app.running import make_task
+from tests.tasks_app.running import make_task, run_until_model_asked
 
 RUN = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 RECORDINGS = {"recording", "trace", "har"}
@@ -201,12 +201,7 @@ async def test_completed_run_records_video_trace_and_har_with_secrets_masked(
 async def test_terminated_run_keeps_its_recordings(site, model, browser, org, operator, tmp_path):
     model.script = lambda req: reply_json({}, delay=30)
     task = await sync_to_async(make_task)(org, operator, url=site.url("/table/"), navigation_goal="look")
-    run = asyncio.create_task(execute_task(task.pk, browser=browser))
-    for _ in range(200):
-        if model.requests:
-            break
-        await asyncio.sleep(0.05)
-    assert model.requests
+    run = await run_until_model_asked(task.pk, browser=browser, model=model)
     current = await Task.objects.select_related("organization").aget(pk=task.pk)
     await sync_to_async(services.terminate_task)(task=current, by=operator, reason="operator says stop")
     finished = await asyncio.wait_for(run, 15)
@@ -222,12 +217,7 @@ async def test_worker_shutting_down_keeps_the_recordings(site, model, browser, o
     """A worker stopping cleanly cancels its runs: the recordings are stored before the run gives up."""
     model.script = lambda req: reply_json({}, delay=30)
     task = await sync_to_async(make_task)(org, operator, url=site.url("/table/"), navigation_goal="look")
-    run = asyncio.create_task(execute_task(task.pk, browser=browser))
-    for _ in range(200):
-        if model.requests:
-            break
-        await asyncio.sleep(0.05)
-    assert model.requests
+    run = await run_until_model_asked(task.pk, browser=browser, model=model)
     run.cancel()
     await asyncio.sleep(0.05)
     run.cancel()  # impatient: again while the run is closing its browser context
