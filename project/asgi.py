@@ -1,6 +1,6 @@
 """ASGI entry point: Django for HTTP, Channels for websockets (session auth, same-origin check).
 
-The wrapper records the server's event loop for the in-process runner (see tasks_app.inprocess).
+The wrapper records the server's event loop for the in-process runner (see tasks_app.runs.inprocess).
 """
 
 import asyncio
@@ -16,8 +16,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from tasks_app import inprocess  # noqa: E402
 from tasks_app.routing import websocket_urlpatterns  # noqa: E402
+from tasks_app.runs import inprocess  # noqa: E402
 
 router = ProtocolTypeRouter(
     {

@@ -162,9 +162,8 @@ class MembershipAdmin(OrgScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if obj.role == Membership.Role.ADMIN and not obj.user.is_staff:
-            obj.user.is_staff = True
-            obj.user.save(update_fields=["is_staff"])
+        if obj.role == Membership.Role.ADMIN:
+            services.grant_admin_site_access(user=obj.user)
 
 
 @admin.register(ApiKey)

@@ -13,8 +13,10 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
+from tasks_app.access import task_for_user
 from tasks_app.events import frames_group, task_group
-from tasks_app.selectors import events_after, task_for_user
+from tasks_app.runs import live_view
+from tasks_app.selectors.events import events_after
 from tasks_app.services.events import event_payload
 
 TAIL_SECONDS = 3.0
@@ -98,8 +100,6 @@ class FramesConsumer(AsyncWebsocketConsumer):
             return
         self.group = frames_group(self.task_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        from tasks_app import live_view
-
         await live_view.viewer_joined(self.task_id)
         self.counted = True
         await self.accept()
@@ -108,8 +108,6 @@ class FramesConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if getattr(self, "counted", False):
-            from tasks_app import live_view
-
             await live_view.viewer_left(self.task_id)
 
     async def live_frame(self, message: dict[str, Any]) -> None:

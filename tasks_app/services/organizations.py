@@ -53,3 +53,10 @@ def bootstrap_first_run(*, var_dir: Path, username: str = "admin") -> FirstRun:
     password_file.write_text(password + "\n")
     password_file.chmod(0o600)
     return FirstRun(created=True, username=username, password_file=password_file, organization=org)
+
+
+def grant_admin_site_access(*, user: AbstractUser) -> None:
+    """An organization admin may use Django admin (scoped to their organizations): make them staff."""
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])

@@ -10,18 +10,20 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
+from tasks_app.access import task_for_user
+from tasks_app.errors import NotFoundError
 from tasks_app.models import Artifact
-from tasks_app.selectors import task_for_user
+from tasks_app.selectors.artifacts import get_artifact
 
 
 def _artifact_for(request: HttpRequest, task_id: UUID, artifact_id: int) -> Artifact:
     task = task_for_user(user=request.user, task_id=task_id)
     if task is None:
         raise Http404("not found")
-    artifact = Artifact.objects.filter(task=task, pk=artifact_id).first()
-    if artifact is None:
-        raise Http404("not found")
-    return artifact
+    try:
+        return get_artifact(task=task, artifact_id=artifact_id)
+    except NotFoundError as exc:
+        raise Http404("not found") from exc
 
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)

@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
+from tasks_app.access import organizations_for
 from tasks_app.models import Organization
-from tasks_app.selectors import organizations_for
 
 SESSION_KEY = "lookout_org_id"
 

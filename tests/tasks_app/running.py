@@ -7,7 +7,7 @@ from typing import Any
 
 from agent_core.browser import BrowserManager
 from tasks_app import services
-from tasks_app.agent_bridge import execute_task
+from tasks_app.runs.execute import execute_task
 
 
 def make_task(org, user, **request):

@@ -9,8 +9,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tasks_app import services
-from tasks_app.agent_bridge import execute_task
 from tasks_app.models import Action, Artifact, Step, Task, TaskEvent
+from tasks_app.runs.execute import execute_task
 from tests.fakes.openai_server import reply_json
 from tests.scripting import act, element_id, page_url, step
 from tests.tasks_app.running import make_task, run_until_model_asked

@@ -6,7 +6,7 @@ from django.utils import timezone
 from tasks_app import services
 from tasks_app.errors import NotFoundError, PermissionDeniedError, TaskStateError
 from tasks_app.models import Task, TaskEvent
-from tasks_app.services.tasks import TRANSITIONS
+from tasks_app.services.tasks import TRANSITIONS, requeue_task
 from tests.factories import TaskFactory
 
 S = Task.Status
@@ -18,9 +18,7 @@ def _do(target, task, actor):
     if target == S.QUEUED:
         if task.status == S.CREATED:
             return services.enqueue_task(task=task)
-        from tasks_app.services.tasks import _transition  # the sweeper's requeue of a lost run
-
-        return _transition(task, to=S.QUEUED, verb="requeue")
+        return requeue_task(task=task, reason="worker lost")  # the sweeper's requeue of a lost run
     if target == S.RUNNING:
         if task.status == S.QUEUED:
             claimed = services.claim_task(task_id=task.pk, worker="w1")
@@ -157,7 +155,7 @@ def test_retry_creates_linked_task_only_when_finished(org, operator, django_capt
     services.finish_task(task=task, status=S.FAILED, failure_reason="x")
     from unittest import mock
 
-    with mock.patch("tasks_app.runners.dispatch") as dispatch, django_capture_on_commit_callbacks(execute=True):
+    with mock.patch("tasks_app.runs.dispatch.RunDispatcher.run") as dispatch, django_capture_on_commit_callbacks(execute=True):
         new = services.retry_task(task=task, by=operator)
     assert new.retry_of_id == task.pk and new.status == S.QUEUED
     assert new.navigation_payload == {"name": "Ada"} and new.max_steps == 4
