@@ -15,8 +15,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 
 from tasks_app.access import task_for_user
 from tasks_app.events import frames_group, task_group
-from tasks_app.runs import live_view
 from tasks_app.selectors.events import events_after
+from tasks_app.services import live_view
 from tasks_app.services.events import event_payload
 
 TAIL_SECONDS = 3.0

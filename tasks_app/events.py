@@ -1,7 +1,6 @@
 """Websocket event payloads (one TypedDict per event type) and the one helper that publishes them to a
 task's channel-layer group."""
 
-from __future__ import annotations
 
 import logging
 from typing import Any, NotRequired, TypedDict
@@ -37,7 +36,6 @@ class TaskStatusData(TypedDict):
     retry_step: NotRequired[bool]
     requeued: NotRequired[bool]
     reason: NotRequired[str]
-    stopped_as: NotRequired[str]
 
 
 class StepStartedData(TypedDict):

@@ -8,7 +8,6 @@
 - `config`: agent_core's configuration, built from settings and the task.
 - `hooks`: what the agent reports (steps, actions, screenshots, model replies, frames) written through services.
 - `control`: operator decisions (pause, resume, terminate, retry step, approvals) read back into the run.
-- `live_view`: who is watching, so the screencast runs only for an audience.
 
 Only this package touches both agent_core and the database; it writes only through `tasks_app.services`.
 """

@@ -20,9 +20,9 @@ from agent_core.types import SafetyCheck
 from tasks_app.events import SafetyCheckData, control_group
 from tasks_app.models import Task
 from tasks_app.runs.hooks import RecordingHooks
-from tasks_app.runs.live_view import viewer_count
 from tasks_app.selectors.tasks import control_state
 from tasks_app.services import runs as run_services
+from tasks_app.services.live_view import viewer_count
 from tasks_app.services.tasks import request_approval
 
 logger = logging.getLogger(__name__)

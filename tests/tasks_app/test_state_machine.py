@@ -8,6 +8,7 @@ from tasks_app.errors import NotFoundError, PermissionDeniedError, TaskStateErro
 from tasks_app.models import Task, TaskEvent
 from tasks_app.services.tasks import TRANSITIONS, requeue_task
 from tests.factories import TaskFactory
+from tests.tasks_app.running import assert_events_typed
 
 S = Task.Status
 ALL = list(S.values)
@@ -120,8 +121,11 @@ def test_deny_names_checks_and_approve_clears_them(org, operator):
     task = services.deny_safety_checks(task=task, by=operator)
     assert task.status == S.TERMINATED
     assert "irrelevant_domain: The page is off-task" in task.failure_reason
-    types = list(TaskEvent.objects.filter(task=task).values_list("type", flat=True))
+    assert task.stop_cause == Task.StopCause.SAFETY_CHECK_DENIED  # the decision is data, not a phrase
+    events = list(TaskEvent.objects.filter(task=task).order_by("seq"))
+    types = [e.type for e in events]
     assert types.count("approval.pending") == 2 and types.count("approval.resolved") == 2
+    assert_events_typed(events)
 
 
 @pytest.mark.django_db
