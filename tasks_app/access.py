@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
@@ -13,8 +13,8 @@ from tasks_app.errors import NotFoundError, PermissionDeniedError
 from tasks_app.models import ApiKey, Membership, Organization, Task
 
 # Who is acting: a dashboard/admin user, an API key, or None for the system (worker, sweeper).
-Actor = AbstractBaseUser | AnonymousUser | ApiKey | None
-User = AbstractBaseUser | AnonymousUser
+Actor = User | AnonymousUser | ApiKey | None
+Visitor = User | AnonymousUser
 
 CONTROL_ROLES = frozenset({Membership.Role.ADMIN, Membership.Role.OPERATOR})
 
@@ -27,8 +27,9 @@ def role_of(*, organization: Organization, actor: Actor) -> str | None:
         return actor.role if actor.organization_id == organization.pk and actor.is_active else None
     if not actor.is_authenticated:
         return None
-    if getattr(actor, "is_superuser", False):
+    if actor.is_superuser:
         return Membership.Role.ADMIN
+    assert isinstance(actor, User)
     return Membership.objects.filter(user=actor, organization=organization).values_list("role", flat=True).first()
 
 
@@ -59,22 +60,24 @@ def actor_label(actor: Actor) -> str:
     return str(getattr(actor, "username", "") or "user")
 
 
-def organizations_for(*, user: User) -> QuerySet[Organization]:
+def organizations_for(*, user: Visitor) -> QuerySet[Organization]:
     """The organizations a user may work in (all of them for a superuser)."""
     if not user.is_authenticated:
         return Organization.objects.none()
-    if getattr(user, "is_superuser", False):
+    if user.is_superuser:
         return Organization.objects.all()
+    assert isinstance(user, User)
     return Organization.objects.filter(memberships__user=user).distinct()
 
 
-def task_for_user(*, user: User, task_id: Any) -> Task | None:
+def task_for_user(*, user: Visitor | None, task_id: Any) -> Task | None:
     """The task if the user is a member of its organization (or a superuser), else None. Used by the
     pages and by the websockets, on connect and for the life of the socket."""
     if user is None or not user.is_authenticated:
         return None
     qs = Task.objects.select_related("organization").filter(pk=task_id)
-    if not getattr(user, "is_superuser", False):
+    if not user.is_superuser:
+        assert isinstance(user, User)
         qs = qs.filter(organization__memberships__user=user)
     try:
         return qs.first()

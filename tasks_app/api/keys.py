@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -18,11 +18,11 @@ from tasks_app.selectors import api_keys as key_selectors
 KEY_ID = OpenApiParameter("key_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The key's id.")
 
 
-def _user_behind(actor: object) -> AbstractBaseUser | None:
+def _user_behind(actor: object) -> User | None:
     """The person a new key is recorded as created by: the session user, or the user behind an admin key."""
     if isinstance(actor, ApiKey):
         return actor.created_by
-    return actor if isinstance(actor, AbstractBaseUser) else None
+    return actor if isinstance(actor, User) else None
 
 
 class ApiKeysApi(OrgApi):

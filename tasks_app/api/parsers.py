@@ -3,6 +3,7 @@ which no database can store; the failure is a 400 parse_error instead of a 500 d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -24,7 +25,7 @@ def _valid_unicode(value: Any) -> bool:
 
 
 class StrictJSONParser(JSONParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         data = super().parse(stream, media_type, parser_context)
         if not _valid_unicode(data):
             raise ParseError("JSON parse error - the body contains invalid Unicode (a lone surrogate escape)")

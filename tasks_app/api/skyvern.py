@@ -135,7 +135,7 @@ class RunOutput(serializers.Serializer):
     recording_url = serializers.URLField(allow_null=True)
     screenshot_urls = serializers.ListField(child=serializers.URLField(), help_text="Newest first.")
     failure_reason = serializers.CharField(allow_null=True)
-    errors = serializers.ListField(child=serializers.DictField())
+    errors = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]  # the API field, not Serializer.errors
     step_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     modified_at = serializers.DateTimeField()

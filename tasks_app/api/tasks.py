@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -225,7 +225,7 @@ class ArtifactContentApi(OrgApi):
             **errors(400, 404),
         },
     )
-    def get(self, request: Request, task_id: UUID, artifact_id: int) -> FileResponse:
+    def get(self, request: Request, task_id: UUID, artifact_id: int) -> HttpResponseBase:
         options = self.FilterSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)
         artifact = artifact_selectors.get_artifact(task=self.get_task(task_id), artifact_id=artifact_id)

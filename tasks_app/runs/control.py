@@ -81,23 +81,24 @@ class DbControl(LocalControl):
 
     async def watch(self) -> None:
         """Until cancelled: wake on channel-layer messages for this task, or every POLL_SECONDS."""
-        channel = await self.layer.new_channel() if self.layer else None
-        if channel:
-            await self.layer.group_add(control_group(self.task_id), channel)
+        layer = self.layer
+        channel = await layer.new_channel() if layer else None
+        if layer and channel:
+            await layer.group_add(control_group(self.task_id), channel)
         try:
             while True:
-                if channel:
+                if layer and channel:
                     try:
-                        await asyncio.wait_for(self.layer.receive(channel), timeout=self.POLL_SECONDS)
+                        await asyncio.wait_for(layer.receive(channel), timeout=self.POLL_SECONDS)
                     except TimeoutError:
                         pass
                 else:
                     await asyncio.sleep(self.POLL_SECONDS)
                 await self.sync()
         finally:
-            if channel:
+            if layer and channel:
                 try:
-                    await self.layer.group_discard(control_group(self.task_id), channel)
+                    await layer.group_discard(control_group(self.task_id), channel)
                 except Exception:  # noqa: BLE001 - the layer may be gone at shutdown
                     pass
 

@@ -40,7 +40,7 @@ def prune_recordings(
         if not dry_run:
             try:
                 for stored in (artifact.file, artifact.thumbnail):
-                    if stored:
+                    if stored and stored.name:
                         stored.storage.delete(stored.name)
             except Exception:  # noqa: BLE001 - one stubborn file must not stop the rest
                 logger.exception("could not delete %s of artifact %s", artifact.file.name, artifact.pk)

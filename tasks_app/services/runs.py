@@ -135,9 +135,10 @@ def finish_action(
 ) -> None:
     data = data if _jsonable(data) else str(data)
     with transaction.atomic():
-        Action.objects.filter(pk=action_id).update(
-            success=success, error=error or "", data=data, navigated=navigated, finished_at=timezone.now()
-        )
+        if action_id is not None:
+            Action.objects.filter(pk=action_id).update(
+                success=success, error=error or "", data=data, navigated=navigated, finished_at=timezone.now()
+            )
         record_event(
             task_id=task_id,
             type="action.finished",
@@ -162,8 +163,8 @@ def _thumbnail(data: bytes, width: int = 320) -> bytes | None:
     try:
         from PIL import Image  # Pillow is only needed here; importing it costs ~40 ms at start-up
 
-        with Image.open(io.BytesIO(data)) as img:
-            img = img.convert("RGB")
+        with Image.open(io.BytesIO(data)) as source:
+            img = source.convert("RGB")
             img.thumbnail((width, width * 4))
             out = io.BytesIO()
             img.save(out, "JPEG", quality=70)

@@ -7,19 +7,19 @@ operator and a worker, racing on the same task cannot both win: the loser gets a
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import jsonschema
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from tasks_app.access import Actor, actor_label, ensure_can_control
 from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
-from tasks_app.events import control_group, publish
+from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
 from tasks_app.models import ApiKey, Organization, Task
 from tasks_app.services.dispatch import dispatch_run
 from tasks_app.services.events import record_event
@@ -73,11 +73,8 @@ def _transition(
                 extra={"task_id": str(task.pk), "status": current, "wanted": to},
             )
         task.refresh_from_db()
-        record_event(
-            task_id=task.pk,
-            type="task.status",
-            data={"status": task.status, "failure_reason": task.failure_reason, **(event_data or {})},
-        )
+        data = {"status": task.status, "failure_reason": task.failure_reason, **(event_data or {})}
+        record_event(task_id=task.pk, type="task.status", data=cast(TaskStatusData, data))
         # Wake the running agent at once; it re-reads the row (the source of truth) when woken.
         transaction.on_commit(lambda: publish(control_group(task.pk), "control.wake", {"status": to}))
         if to in Task.FINAL_STATUSES:
@@ -181,7 +178,7 @@ def create_task(
     if created_by is not None:
         ensure_can_control(organization=organization, actor=created_by)
     request = validate_task_request(organization=organization, request=dict(request))
-    user = created_by if isinstance(created_by, AbstractBaseUser) else None
+    user = created_by if isinstance(created_by, User) else None
     if isinstance(created_by, ApiKey):
         user = created_by.created_by
     with transaction.atomic():
@@ -286,7 +283,7 @@ def retry_task(*, task: Task, by: Actor) -> Task:
     return create_task(organization=task.organization, created_by=by, retry_of=task, **request)
 
 
-def request_approval(*, task: Task, checks: list[dict[str, str]]) -> Task:
+def request_approval(*, task: Task, checks: list[SafetyCheckData]) -> Task:
     """Worker side: running -> awaiting_approval with the model's pending safety checks."""
     with transaction.atomic():
         task = _transition(

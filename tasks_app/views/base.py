@@ -26,7 +26,8 @@ def current_organization(request: HttpRequest) -> Organization | None:
 @login_required
 @require_POST
 def switch_organization(request: HttpRequest) -> HttpResponse:
-    org = organizations_for(user=request.user).filter(pk=request.POST.get("organization")).first()
+    wanted = request.POST.get("organization") or ""
+    org = organizations_for(user=request.user).filter(pk=wanted).first() if wanted.isdigit() else None
     if org is not None:
         request.session[SESSION_KEY] = org.pk
     nxt = request.POST.get("next") or "/"

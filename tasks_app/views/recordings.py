@@ -19,6 +19,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -119,7 +120,7 @@ def _har_row(entry: dict[str, Any]) -> HarRow:
         method=str(request.get("method") or ""),
         url=str(request.get("url") or ""),
         status=int(response.get("status") or 0),
-        size=size,
+        size=size if isinstance(size, int) else -1,
         time_ms=float(entry.get("time") or 0),
     )
 
@@ -209,7 +210,7 @@ def trace_open(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpRes
 @login_required
 @require_GET
 @xframe_options_sameorigin  # the viewer shows snapshots in iframes of its own pages
-def trace_viewer(request: HttpRequest, path: str = "") -> HttpResponse:
+def trace_viewer(request: HttpRequest, path: str = "") -> HttpResponseBase:
     """Playwright's trace viewer files, from the installed playwright package. The page itself (index)
     opens only with a `?trace=` the user may read; the other files are Playwright's code, the same for all."""
     root = trace_viewer_dir()

@@ -101,7 +101,7 @@ def task_statuses(request: HttpRequest) -> JsonResponse:
                     "label": t.status.replace("_", " "),
                     "final": t.is_final,
                     "duration": format_duration(t.duration_seconds),
-                    "steps": t.step_count,
+                    "steps": t.step_count,  # type: ignore[attr-defined]  # annotated by task_statuses
                 }
                 for t in tasks
             ]
