@@ -179,11 +179,10 @@ class EgressProxy:
         up_writer.write(f"{method} {_origin_form(target)} {version}\r\n".encode("latin-1"))
         up_writer.write(("\r\n".join(kept) + "\r\n\r\n").encode("latin-1"))
         await up_writer.drain()
-        # The answer's head is marked "Connection: close" too, so Chromium does not reuse this connection
-        # for another host; the body and anything after an upgrade are relayed untouched.
-        answer = await _relay_head(up_reader, writer, upgrade=upgrade)
-        if answer:
-            await _splice(reader, writer, up_reader, up_writer)
+        # The request body (if any) flows up while the answer comes down. The answer's head is marked
+        # "Connection: close" too, so Chromium does not reuse this connection for another host; the body
+        # and anything after an upgrade are relayed untouched.
+        await _splice(reader, writer, up_reader, up_writer, upgrade=upgrade, rewrite_head=True)
 
     async def _open(
         self, host: str, port: int, url: str, kind: str, writer: asyncio.StreamWriter
@@ -293,12 +292,17 @@ async def _splice(
     writer: asyncio.StreamWriter,
     up_reader: asyncio.StreamReader,
     up_writer: asyncio.StreamWriter,
+    *,
+    upgrade: bool = False,
+    rewrite_head: bool = False,
 ) -> None:
     """Relay both ways until the upstream side is done (a client that only half-closes may still be
-    waiting for the answer), then cut the client's side too."""
+    waiting for the answer), then cut the client's side too. `rewrite_head`: pass the answer's head
+    through _relay_head first."""
     to_upstream = asyncio.ensure_future(_pipe(reader, up_writer))
     try:
-        await _pipe(up_reader, writer)
+        if not rewrite_head or await _relay_head(up_reader, writer, upgrade=upgrade):
+            await _pipe(up_reader, writer)
     finally:
         to_upstream.cancel()
         await asyncio.gather(to_upstream, return_exceptions=True)

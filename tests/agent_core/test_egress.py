@@ -98,7 +98,15 @@ def test_port_is_kept() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://1.2.3.999/", "http://09/", "http://1.2.3.4.5/", "http://[::1/", "http://[fe80::1%25eth0]/", "nope", "http://h:99999/"],
+    [
+        "http://1.2.3.999/",
+        "http://09/",
+        "http://1.2.3.4.5/",
+        "http://[::1/",
+        "http://[fe80::1%25eth0]/",
+        "nope",
+        "http://h:99999/",
+    ],
 )
 def test_invalid_hosts_are_errors(url: str) -> None:
     with pytest.raises(ValueError):
@@ -153,7 +161,9 @@ def test_classify(ip: str, kind: str) -> None:
     assert classify(ip) == kind
 
 
-@pytest.mark.parametrize("ip", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "172.32.0.1", "64:ff9b::808:808"])
+@pytest.mark.parametrize(
+    "ip", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "172.32.0.1", "64:ff9b::808:808"]
+)
 def test_public_addresses_are_not_classified(ip: str) -> None:
     assert classify(ip) is None
 
@@ -183,15 +193,33 @@ def test_mapped_address_follows_its_ipv4_network() -> None:
     ("url", "message"),
     [
         ("http://10.0.0.5/", "blocked by the egress policy: 10.0.0.5 is a private address"),
-        ("http://169.254.169.254/latest/meta-data/", "blocked by the egress policy: 169.254.169.254 is a cloud metadata address"),
-        ("http://[fd00:ec2::254]/", "blocked by the egress policy: fd00:ec2::254 is a cloud metadata address"),
-        ("http://100.100.100.200/", "blocked by the egress policy: 100.100.100.200 is a cloud metadata address"),
-        ("http://[::ffff:169.254.169.254]/", "blocked by the egress policy: ::ffff:169.254.169.254 is a cloud metadata address"),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "blocked by the egress policy: 169.254.169.254 is a cloud metadata address",
+        ),
+        (
+            "http://[fd00:ec2::254]/",
+            "blocked by the egress policy: fd00:ec2::254 is a cloud metadata address",
+        ),
+        (
+            "http://100.100.100.200/",
+            "blocked by the egress policy: 100.100.100.200 is a cloud metadata address",
+        ),
+        (
+            "http://[::ffff:169.254.169.254]/",
+            "blocked by the egress policy: ::ffff:169.254.169.254 is a cloud metadata address",
+        ),
         ("http://169.254.10.1/", "blocked by the egress policy: 169.254.10.1 is a link-local address"),
         ("http://[fe80::1]/", "blocked by the egress policy: fe80::1 is a link-local address"),
         ("http://0.0.0.0:8000/", "blocked by the egress policy: 0.0.0.0 is an unspecified address"),
-        ("http://100.64.1.2/", "blocked by the egress policy: 100.64.1.2 is a shared (carrier-grade NAT) address"),
-        ("http://metadata.google.internal/computeMetadata/v1/", "blocked by the egress policy: metadata.google.internal is a cloud metadata host name"),
+        (
+            "http://100.64.1.2/",
+            "blocked by the egress policy: 100.64.1.2 is a shared (carrier-grade NAT) address",
+        ),
+        (
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "blocked by the egress policy: metadata.google.internal is a cloud metadata host name",
+        ),
         ("file:///etc/passwd", "blocked by the egress policy: file: URLs are not allowed"),
         ("ftp://example.com/", "blocked by the egress policy: ftp: URLs are not allowed"),
         ("javascript:alert(1)", "blocked by the egress policy: javascript: URLs are not allowed"),
@@ -202,7 +230,9 @@ def test_refusals_read_well(url: str, message: str) -> None:
 
 
 def test_link_local_and_metadata_stay_refused_whatever_is_allowed() -> None:
-    everything = EgressPolicy.from_setting("0.0.0.0/0, ::/0, 169.254.0.0/16, fe80::/10, metadata.google.internal")
+    everything = EgressPolicy.from_setting(
+        "0.0.0.0/0, ::/0, 169.254.0.0/16, fe80::/10, metadata.google.internal"
+    )
     assert refused("http://169.254.169.254/", everything).kind == "metadata"
     assert refused("http://169.254.7.7/", everything).kind == "link-local"
     assert refused("http://[fe80::1]/", everything).kind == "link-local"
@@ -214,7 +244,11 @@ def test_link_local_and_metadata_stay_refused_whatever_is_allowed() -> None:
 def test_denial_is_an_agent_error_carrying_url_and_kind() -> None:
     denial = refused("http://10.0.0.5/x")
     assert isinstance(denial, AgentError)
-    assert (denial.url, denial.kind, denial.reason) == ("http://10.0.0.5/x", "private", "10.0.0.5 is a private address")
+    assert (denial.url, denial.kind, denial.reason) == (
+        "http://10.0.0.5/x",
+        "private",
+        "10.0.0.5 is a private address",
+    )
 
 
 # ---- names and resolution ------------------------------------------------------------------------------
@@ -246,7 +280,11 @@ def test_public_name_passes() -> None:
 def test_allowed_host_name_opens_what_it_resolves_to_but_not_metadata() -> None:
     policy = EgressPolicy.from_setting("intranet.example")
     resolver = fake_resolver(
-        {"intranet.example": ["10.1.2.3"], "other.example": ["10.1.2.3"], "sneaky.example": ["169.254.169.254"]}
+        {
+            "intranet.example": ["10.1.2.3"],
+            "other.example": ["10.1.2.3"],
+            "sneaky.example": ["169.254.169.254"],
+        }
     )
     assert check_url_sync("http://intranet.example/", policy, resolver=resolver)
     assert check_url_sync("http://INTRANET.example./", policy, resolver=resolver)
@@ -304,7 +342,9 @@ def test_from_setting_parses_networks_addresses_and_names() -> None:
     assert EgressPolicy.from_setting("") == EgressPolicy() == EgressPolicy.from_setting(None)
 
 
-@pytest.mark.parametrize("entry", ["10.0.0.5/8", "10.0.0", "0x7f.1", "127.1", "not a host", "foo:80", "::1/200", "http://x/"])
+@pytest.mark.parametrize(
+    "entry", ["10.0.0.5/8", "10.0.0", "0x7f.1", "127.1", "not a host", "foo:80", "::1/200", "http://x/"]
+)
 def test_from_setting_names_the_bad_entry(entry: str) -> None:
     with pytest.raises(ValueError, match=f"bad entry '{entry}'"):
         EgressPolicy.from_setting(f"127.0.0.0/8, {entry}")

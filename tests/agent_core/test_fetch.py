@@ -14,7 +14,7 @@ import pytest
 from agent_core.egress import EgressPolicy, Resolver
 from agent_core.errors import EgressDenied, FetchError, ResponseTooLarge
 from agent_core.fetch import fetch, fetch_sync
-from tests.fakes.hosts import LoopbackServer, loopback, loopback2  # noqa: F401
+from tests.fakes.hosts import LoopbackServer
 
 ONLY_FIRST = EgressPolicy.from_setting("127.0.0.1/32")
 BOTH = EgressPolicy.from_setting("127.0.0.1/32, 127.0.0.2/32")
@@ -32,7 +32,9 @@ async def test_refused_url_is_never_sent(loopback: LoopbackServer) -> None:
     assert loopback.paths() == []
 
 
-async def test_redirect_leaving_the_policy_is_refused(loopback: LoopbackServer, loopback2: LoopbackServer) -> None:
+async def test_redirect_leaving_the_policy_is_refused(
+    loopback: LoopbackServer, loopback2: LoopbackServer
+) -> None:
     start = loopback.url(f"/redirect?to={loopback2.url('/ok')}")
     with pytest.raises(EgressDenied, match="127.0.0.2 is a loopback address") as caught:
         await fetch(start, ONLY_FIRST)
@@ -45,7 +47,9 @@ async def test_redirect_leaving_the_policy_is_refused(loopback: LoopbackServer, 
     assert result.redirects == (start,)
 
 
-@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1:6379/_INFO"])
+@pytest.mark.parametrize(
+    "target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1:6379/_INFO"]
+)
 async def test_redirect_to_another_scheme_is_refused(loopback: LoopbackServer, target: str) -> None:
     with pytest.raises(EgressDenied, match="URLs are not allowed"):
         await fetch(loopback.url(f"/redirect?to={target}"), ONLY_FIRST)
@@ -82,7 +86,9 @@ async def test_body_past_the_cap_is_refused(loopback: LoopbackServer, tmp_path: 
 
 
 async def test_body_at_the_cap_is_kept(loopback: LoopbackServer, tmp_path: Path) -> None:
-    result = await fetch(loopback.url("/bytes/100000?chunked=1"), ONLY_FIRST, max_bytes=100_000, dest=tmp_path / "b")
+    result = await fetch(
+        loopback.url("/bytes/100000?chunked=1"), ONLY_FIRST, max_bytes=100_000, dest=tmp_path / "b"
+    )
     assert result.path == tmp_path / "b" and result.size == 100_000 and result.content == b""
     assert (tmp_path / "b").read_bytes() == b"x" * 100_000
 
@@ -114,7 +120,9 @@ async def test_connection_goes_to_the_checked_address(loopback2: LoopbackServer)
         return ["127.0.0.2"]
 
     resolver = Resolver(ttl=0, lookup=lookup)
-    result = await fetch(f"http://localhost:{loopback2.port}/ok", EgressPolicy.from_setting("127.0.0.2/32"), resolver=resolver)
+    result = await fetch(
+        f"http://localhost:{loopback2.port}/ok", EgressPolicy.from_setting("127.0.0.2/32"), resolver=resolver
+    )
     assert result.text == "ok from 127.0.0.2"
     assert lookups == ["localhost"]
     assert loopback2.hits[0].host_header == f"localhost:{loopback2.port}"  # the URL's name, not the address
@@ -127,7 +135,9 @@ async def test_name_resolving_to_a_refused_address_is_not_connected(loopback2: L
     assert loopback2.paths() == []
 
 
-async def test_credentials_stay_with_the_first_origin(loopback: LoopbackServer, loopback2: LoopbackServer) -> None:
+async def test_credentials_stay_with_the_first_origin(
+    loopback: LoopbackServer, loopback2: LoopbackServer
+) -> None:
     headers = {"Authorization": "Bearer secret", "Cookie": "s=1", "X-Trace": "t"}
     await fetch(loopback.url(f"/redirect?to={loopback2.url('/ok')}"), BOTH, headers=headers)
     assert loopback.hits[0].headers["authorization"] == "Bearer secret"
@@ -136,7 +146,9 @@ async def test_credentials_stay_with_the_first_origin(loopback: LoopbackServer, 
 
 
 @pytest.mark.parametrize(("status", "method"), [(303, "GET"), (302, "GET"), (307, "POST"), (308, "POST")])
-async def test_post_redirects_follow_browser_rules(loopback: LoopbackServer, status: int, method: str) -> None:
+async def test_post_redirects_follow_browser_rules(
+    loopback: LoopbackServer, status: int, method: str
+) -> None:
     await fetch(loopback.url(f"/redirect?status={status}&to=/ok"), ONLY_FIRST, method="POST", content=b"{}")
     assert [hit.method for hit in loopback.hits] == ["POST", method]
 
@@ -165,5 +177,7 @@ def test_sync_fetch_refuses_the_same_things(loopback: LoopbackServer, loopback2:
 
 def test_sync_fetch_pins_too(loopback2: LoopbackServer) -> None:
     resolver = Resolver(ttl=0, lookup=lambda host: ["127.0.0.2"])
-    result = fetch_sync(f"http://localhost:{loopback2.port}/ok", EgressPolicy.from_setting("127.0.0.2/32"), resolver=resolver)
+    result = fetch_sync(
+        f"http://localhost:{loopback2.port}/ok", EgressPolicy.from_setting("127.0.0.2/32"), resolver=resolver
+    )
     assert result.text == "ok from 127.0.0.2"

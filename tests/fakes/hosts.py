@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,10 @@ class LoopbackServer:
         self._server = _Server((host, 0), _make_handler(self), family)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"loopback-{host}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"loopback-{host}",
+            daemon=True,
         )
 
     def __enter__(self) -> LoopbackServer:
@@ -125,7 +128,12 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             if length:
                 self.rfile.read(length)
             server.record(
-                Hit(self.command, self.path, self.headers.get("Host", ""), {k.lower(): v for k, v in self.headers.items()})
+                Hit(
+                    self.command,
+                    self.path,
+                    self.headers.get("Host", ""),
+                    {k.lower(): v for k, v in self.headers.items()},
+                )
             )
             path = parts.path
             if path == "/redirect":
@@ -139,7 +147,9 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/bytes/"):
                 self._send_bytes(int(path.rsplit("/", 1)[1]), chunked=query.get("chunked") == "1")
             elif path == "/ok":
-                self._reply(200, f"ok from {server.host}".encode(), {"Content-Type": "text/plain; charset=utf-8"})
+                self._reply(
+                    200, f"ok from {server.host}".encode(), {"Content-Type": "text/plain; charset=utf-8"}
+                )
             elif path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
                 self._websocket()
             elif path in server.pages:
