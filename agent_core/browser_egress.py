@@ -121,10 +121,11 @@ class EgressGuard:
     async def handle_route(self, route: Route) -> None:
         request = route.request
         denial = await self.verdict(request.url)
-        with contextlib.suppress(PlaywrightError):  # the page may have closed meanwhile
-            if denial is None:
+        if denial is None:
+            with contextlib.suppress(PlaywrightError):  # the page may have closed meanwhile
                 await route.fallback()
-                return
+            return
+        with contextlib.suppress(PlaywrightError):
             await route.abort("blockedbyclient")
         await self._report(request.url, denial, request.resource_type, prevented=True)
 

@@ -351,6 +351,7 @@ async def fetch(
     transport = _async_transport(policy, resolver, proxy, verify)
     async with httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False) as client:
         while True:
+            _past(ends, hop.url)
             _check_scheme(hop.url, policy)
             if proxy is not None:
                 await check_url(hop.url, policy, resolver=resolver)
@@ -380,9 +381,11 @@ async def fetch(
                 if sink is not None:
                     sink.close(failed=True)
                 raise _failed(hop.url, exc) from exc
-            except BaseException:
+            except BaseException as exc:
                 if sink is not None:
                     sink.close(failed=True)
+                if isinstance(exc, EgressDenied) and not exc.url:
+                    exc.url = hop.url  # refused when connecting, where only the host is known
                 raise
             sink.close(failed=False)
             return _result(hop, response, sink, redirects)
@@ -413,6 +416,7 @@ def fetch_sync(
     transport = _sync_transport(policy, resolver, proxy, verify)
     with httpx.Client(transport=transport, timeout=timeout, trust_env=False) as client:
         while True:
+            _past(ends, hop.url)
             _check_scheme(hop.url, policy)
             if proxy is not None:
                 check_url_sync(hop.url, policy, resolver=resolver)
@@ -440,9 +444,11 @@ def fetch_sync(
                 if sink is not None:
                     sink.close(failed=True)
                 raise _failed(hop.url, exc) from exc
-            except BaseException:
+            except BaseException as exc:
                 if sink is not None:
                     sink.close(failed=True)
+                if isinstance(exc, EgressDenied) and not exc.url:
+                    exc.url = hop.url  # refused when connecting, where only the host is known
                 raise
             sink.close(failed=False)
             return _result(hop, response, sink, redirects)
