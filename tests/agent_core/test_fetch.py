@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from agent_core.egress import EgressPolicy, Resolver
+from agent_core.egress_proxy import EgressProxy
 from agent_core.errors import EgressDenied, FetchError, ResponseTooLarge
 from agent_core.fetch import fetch, fetch_sync
 from tests.fakes.hosts import LoopbackServer
@@ -181,3 +182,18 @@ def test_sync_fetch_pins_too(loopback2: LoopbackServer) -> None:
         f"http://localhost:{loopback2.port}/ok", EgressPolicy.from_setting("127.0.0.2/32"), resolver=resolver
     )
     assert result.text == "ok from 127.0.0.2"
+
+
+async def test_through_a_proxy_every_hop_is_checked_before_it_is_sent(
+    loopback: LoopbackServer, loopback2: LoopbackServer
+) -> None:
+    """With an operator's proxy the proxy connects, so hops are checked with a lookup of our own first;
+    an EgressProxy that allows everything loopback stands in for that proxy here."""
+    async with EgressProxy(
+        EgressPolicy.from_setting("127.0.0.0/8"), resolver=Resolver(ttl=0, lookup=lambda h: [])
+    ) as proxy:
+        result = await fetch(loopback.url("/redirect?to=/ok"), ONLY_FIRST, proxy=proxy.url)
+        assert result.text == "ok from 127.0.0.1"
+        with pytest.raises(EgressDenied, match="127.0.0.2 is a loopback address"):
+            await fetch(loopback.url(f"/redirect?to={loopback2.url('/ok')}"), ONLY_FIRST, proxy=proxy.url)
+    assert loopback2.paths() == []
