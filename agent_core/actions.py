@@ -22,9 +22,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent_core.browser import BrowserSession, validate_start_url
-from agent_core.dom import Element, ScrapeResult, frame_at, frame_selector, locator_for
 from agent_core.errors import BrowserError, InvalidModelOutputError, InvalidTaskError
 from agent_core.keys import UnknownKeyError, key_combo
+from agent_core.scraper import Element, ScrapeResult, frame_at, frame_selector, locator_for
 from agent_core.types import ActionResult
 
 MAX_WAIT_S = 30.0

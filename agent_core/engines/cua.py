@@ -11,7 +11,6 @@ from typing import Any
 
 from agent_core.computer import parse_action, perform_action, viewport_size
 from agent_core.control import cancellable
-from agent_core.dom import scrape
 from agent_core.engines.base import Engine
 from agent_core.engines.steps import StepResult
 from agent_core.errors import (
@@ -23,6 +22,7 @@ from agent_core.errors import (
 )
 from agent_core.extraction import extract
 from agent_core.llm import LLMReply, image_data_url
+from agent_core.scraper import scrape
 from agent_core.types import (
     ActionFinished,
     ActionStarted,

@@ -17,13 +17,13 @@ from agent_core.actions import (
 )
 from agent_core.browser import image_type
 from agent_core.control import cancellable
-from agent_core.dom import ScrapeResult, scrape
 from agent_core.engines.base import Engine
 from agent_core.engines.steps import StepResult
 from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
 from agent_core.extraction import extract
 from agent_core.llm import LLMReply
 from agent_core.prompts import render_step_prompt
+from agent_core.scraper import ScrapeResult, scrape
 from agent_core.types import (
     ActionFinished,
     ActionStarted,

@@ -14,8 +14,8 @@ import pytest
 
 from agent_core.actions import Click, execute_action
 from agent_core.browser import BrowserManager, _proxy_settings, find_chromium, jpeg_size, validate_start_url
-from agent_core.dom import scrape
 from agent_core.errors import BrowserError, InvalidTaskError
+from agent_core.scraper import scrape
 from agent_core.types import Frame
 from tests.agent_core.conftest import TEST_BROWSER_CONFIG
 from tests.sites.server import TestSite

@@ -389,7 +389,3 @@ def locator_for(page: Page, element: Element) -> Locator:
         scope = scope.frame_locator(frame_selector(index))
     return scope.locator(element.selector)
 
-
-def tree_json(result: ScrapeResult) -> str:
-    """The full element tree as JSON (the "element tree" artifact)."""
-    return json.dumps(result.tree, ensure_ascii=False)
