@@ -12,7 +12,8 @@ import logging
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
-from agent_core.browser import BrowserManager, BrowserSession, image_type, validate_start_url
+from agent_core.browser.launch import BrowserManager
+from agent_core.browser.session import BrowserSession, image_type, validate_start_url
 from agent_core.errors import AgentError, InvalidTaskError, RunTerminatedError, StepFailedError
 from agent_core.llm import OpenAIClient
 from agent_core.recording import mask_recordings, secret_strings

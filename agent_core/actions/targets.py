@@ -9,7 +9,7 @@ from playwright.async_api import Frame as PlaywrightFrame
 from playwright.async_api import FrameLocator, Locator, Page
 
 from agent_core.actions.vocabulary import Action
-from agent_core.browser import BrowserSession
+from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element, ScrapeResult, frame_at, frame_selector, locator_for
 
 

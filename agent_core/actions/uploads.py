@@ -14,7 +14,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 
 from agent_core.actions.targets import ActionFailed, first_line, gone, still_there
-from agent_core.browser import BrowserSession
+from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024

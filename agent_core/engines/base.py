@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_core.browser import BrowserSession
+from agent_core.browser.session import BrowserSession
 from agent_core.engines.steps import StepResult, step_limit_reason, step_loop
 from agent_core.llm import OpenAIClient
 from agent_core.types import (
