@@ -16,6 +16,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent_core.actions.targets import (
     ActionFailed,
     cross_origin_frame,
+    failure_on,
     first_line,
     frame_scope,
     gone,
@@ -140,9 +141,7 @@ async def _click(element: Element, locator: Locator, timeout: int) -> Any:
             raise ActionFailed(f"element {element.id} is disabled")
         await locator.evaluate("el => el.click()", timeout=max(500, timeout - first_try))
     except PlaywrightError as exc:
-        if not await still_there(locator):
-            raise gone(element.id) from exc
-        raise ActionFailed(f"could not click {element.id}: {reason}") from exc
+        raise await failure_on(locator, element.id, f"could not click {element.id}: {reason}") from exc
     return {"fallback": "dom_click", "reason": reason}
 
 
@@ -238,9 +237,9 @@ async def _select(
     try:
         options: list[dict[str, Any]] | None = await locator.evaluate(_OPTIONS_JS, timeout=timeout)
     except PlaywrightError as exc:
-        if not await still_there(locator):
-            raise gone(element.id) from exc
-        raise ActionFailed(f"could not read the options of {element.id}: {first_line(exc)}") from exc
+        raise await failure_on(
+            locator, element.id, f"could not read the options of {element.id}: {first_line(exc)}"
+        ) from exc
     if options is None:
         return await _select_custom(session, element, locator, wanted, timeout)
     choice = match_option(options, wanted)
@@ -257,10 +256,8 @@ async def _select(
     try:
         await locator.select_option(value=choice["value"], timeout=timeout)
     except PlaywrightError as exc:
-        if not await still_there(locator):
-            raise gone(element.id) from exc
-        raise ActionFailed(
-            f"could not select {choice['label']!r} in {element.id}: {first_line(exc)}"
+        raise await failure_on(
+            locator, element.id, f"could not select {choice['label']!r} in {element.id}: {first_line(exc)}"
         ) from exc
     return {"selected": {"label": choice["label"], "value": choice["value"]}}
 
@@ -327,9 +324,9 @@ async def _scroll(session: BrowserSession, scrape: ScrapeResult, action: Scroll,
         try:
             await locator.hover(timeout=timeout)
         except PlaywrightError as exc:
-            if not await still_there(locator):
-                raise gone(element.id) from exc
-            raise ActionFailed(f"could not reach {element.id} to scroll it: {first_line(exc)}") from exc
+            raise await failure_on(
+                locator, element.id, f"could not reach {element.id} to scroll it: {first_line(exc)}"
+            ) from exc
     else:
         await page.mouse.move(width / 2, height / 2)
     delta = height * SCROLL_FRACTION * (1 if action.direction == "down" else -1)
@@ -362,9 +359,9 @@ async def _keypress(session: BrowserSession, scrape: ScrapeResult, action: Keypr
         try:
             await locator.focus(timeout=timeout)
         except PlaywrightError as exc:
-            if not await still_there(locator):
-                raise gone(element.id) from exc
-            raise ActionFailed(f"could not focus {element.id}: {first_line(exc)}") from exc
+            raise await failure_on(
+                locator, element.id, f"could not focus {element.id}: {first_line(exc)}"
+            ) from exc
     for key in action.keys:
         name = normalise_key(key)
         try:

@@ -79,6 +79,14 @@ async def resolve(
     raise gone(element_id)
 
 
+async def failure_on(locator: Locator, element_id: str, message: str) -> ActionFailed:
+    """ActionFailed(message) for an action on `locator` that Playwright refused, or the "no longer on the
+    page" failure when the element has gone meanwhile (which is then the real reason)."""
+    if not await still_there(locator):
+        return gone(element_id)
+    return ActionFailed(message)
+
+
 async def still_there(locator: Locator) -> bool:
     try:
         return await locator.count() > 0

@@ -13,7 +13,7 @@ import httpx
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 
-from agent_core.actions.targets import ActionFailed, first_line, gone, still_there
+from agent_core.actions.targets import ActionFailed, failure_on, first_line
 from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 
@@ -99,7 +99,7 @@ async def upload_file(
             chooser = await chooser_info.value
             await chooser.set_files(path)
     except PlaywrightError as exc:
-        if not await still_there(locator):
-            raise gone(element.id) from exc
-        raise ActionFailed(f"could not upload {path.name} with {element.id}: {first_line(exc)}") from exc
+        raise await failure_on(
+            locator, element.id, f"could not upload {path.name} with {element.id}: {first_line(exc)}"
+        ) from exc
     return {"file": path.name, "size": path.stat().st_size}

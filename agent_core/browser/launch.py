@@ -13,11 +13,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from playwright.async_api import (
-    Browser,
-    Playwright,
-    async_playwright,
-)
+from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from agent_core.browser.common import first_line

@@ -13,14 +13,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    Dialog,
-    Page,
-    Request,
-    Response,
-)
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, Request, Response
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame as PlaywrightFrame
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
