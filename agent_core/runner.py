@@ -11,8 +11,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from agent_core.browser import BrowserManager, BrowserSession, image_type, validate_start_url
+from agent_core.browser.launch import BrowserManager
+from agent_core.browser.session import BrowserSession, image_type, validate_start_url
 from agent_core.errors import AgentError, InvalidTaskError, RunTerminatedError, StepFailedError
 from agent_core.llm import OpenAIClient
 from agent_core.recording import mask_recordings, secret_strings
@@ -29,6 +31,9 @@ from agent_core.types import (
     RunStatus,
     TaskSpec,
 )
+
+if TYPE_CHECKING:
+    from agent_core.engines import base as engines
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ async def run_task(
     except InvalidTaskError as exc:
         return RunOutcome(status=RunStatus.FAILED, failure_reason=str(exc))
     session: BrowserSession | None = None
-    engine = None
+    engine: engines.Engine[Any] | None = None
     try:
         session = await browser.new_session(config=browser_config, on_frame=hooks.frame)
         await hooks.browser_ready(session)
