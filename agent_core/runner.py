@@ -1,6 +1,6 @@
 """The run loop's entry point: validate the spec, open a browser session, run the chosen engine, close up.
 
-`run_task` is the one coroutine every host calls (Celery job, in-process runner, CLI, tests). It never
+`run_agent` is the one coroutine every host calls (Celery job, in-process runner, CLI, tests). It never
 raises for a run that went wrong: every ending becomes a RunOutcome, and final artifacts are handed to the
 hooks however the run ended.
 """
@@ -54,7 +54,7 @@ def validate_spec(spec: TaskSpec) -> None:
         raise InvalidTaskError("max_steps must be at least 1")
 
 
-async def run_task(
+async def run_agent(
     spec: TaskSpec,
     *,
     browser: BrowserManager,
@@ -101,7 +101,7 @@ async def run_task(
     finally:
         if session is not None:
             # Runs to the end even when the run is being cancelled (a worker shutting down): the recordings
-            # are stored before run_task returns or re-raises, so the host may delete their folder after.
+            # are stored before run_agent returns or re-raises, so the host may delete their folder after.
             await _despite_cancellation(_close_session(session, hooks, secrets=secret_strings(spec.navigation_payload)))
 
 

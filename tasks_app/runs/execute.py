@@ -17,7 +17,7 @@ from django.conf import settings
 
 from agent_core.browser import BrowserManager
 from agent_core.llm import OpenAIClient
-from agent_core.runner import run_task
+from agent_core.runner import run_agent
 from agent_core.types import RunOutcome, RunStatus
 from tasks_app.models import Artifact, Task
 from tasks_app.runs.config import NO_FFMPEG, agent_config, browser_config, llm_config, spec_from_task
@@ -66,7 +66,7 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
     try:
         if run_browser_config.trace and not run_browser_config.video_dir:
             await _note_recording(task.pk, "video", NO_FFMPEG)
-        outcome = await run_task(
+        outcome = await run_agent(
             spec_from_task(task),
             browser=browser,
             llm=llm,
@@ -85,7 +85,7 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
     finally:
         watcher.cancel()
         beats.cancel()
-        # run_task stores downloads and recordings before it returns or re-raises (also when cancelled),
+        # run_agent stores downloads and recordings before it returns or re-raises (also when cancelled),
         # so they are artifacts by now.
         shutil.rmtree(workdir, ignore_errors=True)
         await llm.close()

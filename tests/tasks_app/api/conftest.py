@@ -97,7 +97,7 @@ def task_with_run(organization: Organization, **fields: Any) -> Task:
 
 
 @pytest.fixture
-def run_task(org: Organization) -> Task:
+def finished_run(org: Organization) -> Task:
     return task_with_run(org)
 
 
