@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -114,6 +115,10 @@ if LOOKOUT_RUNNER not in ("inprocess", "celery"):
     raise ConfigError(f"LOOKOUT_RUNNER must be 'inprocess' or 'celery' (got {LOOKOUT_RUNNER!r})")
 if LOOKOUT_RUNNER == "celery" and not REDIS_URL:
     raise ConfigError("LOOKOUT_RUNNER=celery needs REDIS_URL (the Celery broker and channel layer)")
+# In-process runner only (Celery's limit is the worker's --concurrency): runs beyond it wait, in order.
+LOOKOUT_MAX_CONCURRENT_RUNS = env.int("LOOKOUT_MAX_CONCURRENT_RUNS", default=os.cpu_count() or 2)
+if LOOKOUT_MAX_CONCURRENT_RUNS < 1:
+    raise ConfigError(f"LOOKOUT_MAX_CONCURRENT_RUNS must be at least 1 (got {LOOKOUT_MAX_CONCURRENT_RUNS})")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

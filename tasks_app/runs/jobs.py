@@ -14,7 +14,7 @@ from celery.signals import worker_process_shutdown
 from tasks_app.runs import browser as worker_browser
 from tasks_app.runs.execute import execute_task, worker_name
 from tasks_app.services.dispatch import dispatch_webhook
-from tasks_app.services.sweeper import sweep_stale_runs
+from tasks_app.services.sweeper import redispatch_deferred, sweep_stale_runs
 from tasks_app.services.tasks import time_out_task
 from tasks_app.services.webhooks import attempt_webhook
 
@@ -49,6 +49,7 @@ def sweep_stale_runs_job() -> None:
     result = sweep_stale_runs()
     if result["failed"] or result["requeued"]:
         logger.warning("sweeper: %s", result)
+    redispatch_deferred()
 
 
 @worker_process_shutdown.connect

@@ -142,3 +142,26 @@ class ControlState:
 def control_state(*, task_id: Any) -> ControlState | None:
     row = Task.objects.filter(pk=task_id).values_list("status", "failure_reason", "stop_cause").first()
     return ControlState(*row) if row else None
+
+
+def count_active_runs(*, organization_id: Any) -> int:
+    return Task.objects.filter(organization_id=organization_id, status__in=Task.ACTIVE_STATUSES).count()
+
+
+def deferred_task_ids(*, organization_id: Any) -> list[Any]:
+    """The organization's deferred queued tasks that fit in its free run slots, oldest first."""
+    limit = Organization.objects.filter(pk=organization_id).values_list("max_concurrent_runs", flat=True).first() or 0
+    free = limit - count_active_runs(organization_id=organization_id)
+    if free <= 0:
+        return []
+    waiting = Task.objects.filter(organization_id=organization_id, status=Task.Status.QUEUED, deferred_at__isnull=False)
+    return list(waiting.order_by("queued_at", "created_at").values_list("pk", flat=True)[:free])
+
+
+def deferred_organizations() -> list[Any]:
+    """Organizations with deferred queued tasks (the sweeper re-dispatches them if a slot is free)."""
+    return list(
+        Task.objects.filter(status=Task.Status.QUEUED, deferred_at__isnull=False)
+        .values_list("organization_id", flat=True)
+        .distinct()
+    )

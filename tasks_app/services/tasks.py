@@ -21,6 +21,7 @@ from tasks_app.access import Actor, actor_label, ensure_can_control
 from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
 from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
 from tasks_app.models import ApiKey, Organization, Task
+from tasks_app.selectors.tasks import count_active_runs, deferred_task_ids
 from tasks_app.services.dispatch import dispatch_run
 from tasks_app.services.events import record_event
 from tasks_app.services.webhooks import schedule_webhook
@@ -84,6 +85,22 @@ def _transition(
 
 def _final_status_reached(task_id: Any) -> None:
     schedule_webhook(task_id=task_id)
+    dispatch_deferred(task_id=task_id)
+
+
+def dispatch_deferred(*, task_id: Any) -> list[Any]:
+    """A run of the task's organization ended: dispatch its oldest deferred tasks, as many as there are
+    free slots. Dispatching twice is harmless (claiming is idempotent); returns the ids dispatched."""
+    org_id = Task.objects.filter(pk=task_id).values_list("organization_id", flat=True).first()
+    if org_id is None:
+        return []
+    with transaction.atomic():
+        # Waits for a claim that is deferring a task right now (it holds this lock), so that task is seen.
+        Organization.objects.select_for_update().filter(pk=org_id).values_list("pk", flat=True).first()
+        waiting = deferred_task_ids(organization_id=org_id)
+    for waiting_id in waiting:
+        dispatch_run(waiting_id)
+    return waiting
 
 
 # ---- creation -------------------------------------------------------------------------------
@@ -206,11 +223,22 @@ def enqueue_task(*, task: Task, dispatch: bool = True) -> Task:
 
 
 def claim_task(*, task_id: Any, worker: str) -> Task | None:
-    """queued -> running for exactly one worker. Returns None if someone else has it or it was canceled."""
+    """queued -> running for exactly one worker. Returns None if someone else has it, it was canceled, or
+    its organization already runs as many tasks as its limit allows: then the task stays queued, marked
+    deferred, and the next run of the organization to end dispatches it again (see `dispatch_deferred`).
+
+    The organization row is locked while counting, so two workers cannot both take the last slot."""
     now = timezone.now()
     with transaction.atomic():
+        org_id = Task.objects.filter(pk=task_id, status=S.QUEUED).values_list("organization_id", flat=True).first()
+        if org_id is None:
+            return None
+        limit = Organization.objects.select_for_update().filter(pk=org_id).values_list("max_concurrent_runs", flat=True).get()
+        if count_active_runs(organization_id=org_id) >= limit:
+            Task.objects.filter(pk=task_id, status=S.QUEUED, deferred_at__isnull=True).update(deferred_at=now)
+            return None
         claimed = Task.objects.filter(pk=task_id, status=S.QUEUED).update(
-            status=S.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+            status=S.RUNNING, started_at=now, heartbeat_at=now, worker=worker, deferred_at=None
         )
         if not claimed:
             return None
