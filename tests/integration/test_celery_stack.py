@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 import uuid
 
@@ -163,3 +165,7 @@ def test_redelivered_message_runs_once(stack_env, site, fake_openai, org, operat
         assert Step.objects.filter(task=task).count() == 1
         statuses = list(TaskEvent.objects.filter(task=task, type="task.status").values_list("data__status", flat=True))
         assert statuses.count("running") == 1
+        # a worker told to stop closes its browser (the worker_process_shutdown hook), not the OS after it
+        os.kill(worker.popen.pid, signal.SIGTERM)  # the main process only, as a supervisor would
+        worker.popen.wait(timeout=30)
+        assert "closed the worker's browser" in worker.output()
