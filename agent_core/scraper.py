@@ -77,6 +77,9 @@ class Element:
     description: str = ""  # aria-describedby text, e.g. a validation error
     in_shadow: bool = False
     doc_token: str = ""  # identifies the document the element lived in (stale-id detection)
+    # text fields: who listens for key events, "own", "delegated" (an ancestor or the document), "none",
+    # "unknown" (agent_core/js/watcher.js); input_text types key by key after it
+    keys: str = ""
 
     @property
     def selector(self) -> str:
@@ -86,8 +89,9 @@ class Element:
     def name(self) -> str:
         return self.attrs.get("name", "")
 
-    def to_line(self) -> str:
-        """The element's line in the listing, e.g. `[e3] <button>Submit</button>`."""
+    def to_line(self, *, new: bool = False) -> str:
+        """The element's line in the listing, e.g. `[e3] <button>Submit</button>`; an element that was not
+        there at the last step (`new`) is `[e3] (new) <button>Submit</button>`."""
         proxy = self.kind == "label" and self.input_type is not None
         tag = "input" if proxy else self.tag
         parts: list[str] = []
@@ -143,9 +147,10 @@ class Element:
                 flags.append(flag)
         head = " ".join([tag, *parts, *flags])
         body = "" if proxy else text
+        mark = f"[{self.id}] (new)" if new else f"[{self.id}]"
         if body or tag in ("a", "button"):
-            return f"[{self.id}] <{head}>{body}</{tag}>"
-        return f"[{self.id}] <{head}>"
+            return f"{mark} <{head}>{body}</{tag}>"
+        return f"{mark} <{head}>"
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,8 @@ class ScrapeResult:
     html: str
     text: str  # the visible page text, in reading order (for extraction)
     duration_ms: float = 0.0
+    doc_token: str = ""  # identifies the top document: a new one means the page was replaced
+    focused: str | None = None  # id of the listed element that has focus
     _by_id: dict[str, Element] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -174,6 +181,24 @@ class ScrapeResult:
 
     def get(self, element_id: str) -> Element | None:
         return self._by_id.get(element_id)
+
+    def marked_listing(self, new_ids: set[str] | frozenset[str]) -> str:
+        """The listing with the elements in `new_ids` marked new (see Element.to_line)."""
+        if not new_ids:
+            return self.listing
+        return "\n".join(_flatten(self.tree, new_ids)[1])
+
+    def new_since(self, earlier: ScrapeResult | None) -> frozenset[str]:
+        """Ids of elements that `earlier` did not list although it read the same document (or frame):
+        what appeared since. Nothing on a new page, where everything would be new."""
+        if earlier is None:
+            return frozenset()
+        documents = {element.doc_token for element in earlier.elements} | {earlier.doc_token}
+        return frozenset(
+            element.id
+            for element in self.elements
+            if element.doc_token in documents and earlier.get(element.id) is None
+        )
 
 
 def _clip(text: str, limit: int = MAX_TEXT) -> str:
@@ -234,11 +259,14 @@ def _element(node: dict[str, Any]) -> Element:
         description=node.get("description") or "",
         in_shadow=bool(node.get("in_shadow")),
         doc_token=node.get("doc_token") or "",
+        keys=node.get("keys") or "",
     )
 
 
-def _flatten(tree: list[dict[str, Any]]) -> tuple[list[Element], list[str], list[str]]:
-    """Walk the tree in document order: elements, listing lines, and visible-text lines."""
+def _flatten(
+    tree: list[dict[str, Any]], new_ids: set[str] | frozenset[str] = frozenset()
+) -> tuple[list[Element], list[str], list[str]]:
+    """Walk the tree in document order: elements, listing lines (`new_ids` marked new), visible-text lines."""
     elements: list[Element] = []
     listing: list[str] = []
     text: list[str] = []
@@ -255,7 +283,7 @@ def _flatten(tree: list[dict[str, Any]]) -> tuple[list[Element], list[str], list
             elif kind == "element":
                 element = _element(node)
                 elements.append(element)
-                listing.append(element.to_line())
+                listing.append(element.to_line(new=element.id in new_ids))
                 if element.text and not node.get("long_text"):
                     text.append(element.text)
                 visit(node.get("children") or [])
@@ -374,6 +402,8 @@ async def scrape(page: Page, *, include_html: bool = True) -> ScrapeResult:
         html=raw.get("html") or "",
         text="\n".join(text),
         duration_ms=(time.perf_counter() - started) * 1000,
+        doc_token=raw.get("doc") or "",
+        focused=raw.get("focused"),
     )
 
 

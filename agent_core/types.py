@@ -94,6 +94,10 @@ class AgentConfig:
     max_steps: int = 25  # hard cap; a task's own max_steps is bounded by this
     max_retries_per_step: int = 3
     history_window: int = 10  # earlier actions shown to the model
+    # The same action on the same page state: the model is warned once it was done `loop_warning` times,
+    # and a step asking for it again after `loop_limit` times fails, naming the loop.
+    loop_warning: int = 3
+    loop_limit: int = 5
     image_retention: int = 3  # cua: screenshots kept when history is replayed
 
 
@@ -130,11 +134,14 @@ class SafetyCheck:
 
 @dataclass(frozen=True)
 class ActionResult:
+    """How an action went. The dom engine's `data["changes"]` is what it changed on the page (agent_core.changes)."""
+
     success: bool
     error: str | None = None
     data: Any = None
     navigated: bool = False
     duration_ms: float = 0.0
+    settle_ms: float = 0.0  # of duration_ms, the time spent waiting for the page to settle after the action
 
 
 # ---- events handed to RunHooks -------------------------------------------------------------

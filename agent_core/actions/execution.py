@@ -39,7 +39,7 @@ from agent_core.actions.vocabulary import (
     UploadFile,
     Wait,
 )
-from agent_core.browser.session import BrowserSession, validate_start_url
+from agent_core.browser.session import ACTION_SETTLE_MS, BrowserSession, validate_start_url
 from agent_core.errors import BrowserError, InvalidTaskError
 from agent_core.keys import UnknownKeyError, key_combo
 from agent_core.scraper import Element, ScrapeResult
@@ -69,6 +69,8 @@ async def execute_action(
     downloads_before = session.downloads_started
     success, error, data, settle = True, None, None, True
     frame = await cross_origin_frame(session, scrape, action)
+    since = time.time()
+    settle_ms = 0.0
     try:
         data = await _perform(session, scrape, action, timeout)
     except ActionFailed as exc:
@@ -78,7 +80,7 @@ async def execute_action(
             raise session.browser_error(exc, action.action_type) from exc
         success, error = False, f"{action.action_type} failed: {first_line(exc)}"
     if settle:
-        await session.wait_for_settle(frame=frame)
+        settle_ms = (await session.wait_for_settle(ACTION_SETTLE_MS, frame=frame, since=since)).ms
         saved = await session.wait_for_downloads(since=downloads_before)
         if saved:
             data = {**(data or {}), "downloads": [str(path) for path in saved]}
@@ -93,6 +95,7 @@ async def execute_action(
         data=data,
         navigated=navigated,
         duration_ms=(time.perf_counter() - started) * 1000,
+        settle_ms=settle_ms,
     )
 
 
@@ -170,12 +173,45 @@ def _iso_date(text: str) -> str:
     return cleaned
 
 
+# Fields whose value is a structured thing (a date, a number, a colour): set, never typed key by key.
+_FILLED_TYPES = frozenset({"date", "datetime-local", "month", "week", "time", "color", "range", "number"})
+_TYPED_MAX = 64  # a widget that wants keys gets texts up to this long typed whole; longer ones their last 8
+_LONG_TAIL = 8
+
+
+def keys_to_type(element: Element, value: str) -> int:
+    """How many of `value`'s last characters to type key by key after filling the rest.
+
+    A person's keystrokes are what search-as-you-type boxes, comboboxes and masks listen for, but typing is
+    a round trip per key: type everything into a field that is a combobox, has a datalist or aria-autocomplete,
+    or listens for keys itself; the last character where an ancestor or the document listens (or nobody can
+    tell); nothing where no one listens. Never a control character: Enter in an input submits its form."""
+    if not value or element.input_type in _FILLED_TYPES:
+        return 0
+    autocomplete = element.attrs.get("aria-autocomplete", "none").strip().lower() not in ("", "none")
+    if element.role == "combobox" or autocomplete or element.attrs.get("list") or element.keys == "own":
+        count = len(value) if len(value) <= _TYPED_MAX else _LONG_TAIL
+    elif element.keys == "none":
+        count = 0
+    else:
+        count = 1
+    tail = value[len(value) - count :]
+    cut = max((tail.rfind(c) for c in "\n\r\t"), default=-1)
+    return len(tail) - cut - 1
+
+
 async def _input_text(
     session: BrowserSession, element: Element, locator: Locator, text: str, timeout: int
 ) -> Any:
     value = _iso_date(text) if element.input_type == "date" else text
+    typed = keys_to_type(element, value)
+    head, tail = value[: len(value) - typed], value[len(value) - typed :]
     try:
-        await locator.fill(value, timeout=timeout)
+        await locator.fill(head, timeout=timeout)
+        if tail:
+            # Filling left the caret at the end of the field, which has focus: the keys go on from there.
+            await session.page.keyboard.type(tail)
+            return {"typed_keys": len(tail)}
         return None
     except PlaywrightError as exc:
         if not await still_there(locator):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import tempfile
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,16 +32,30 @@ _STREAMING_RESOURCES = frozenset({"websocket", "eventsource", "media", "manifest
 # A request older than this is treated as a long poll, not as loading.
 _STALE_REQUEST_S = 5.0
 
-# One round trip through the page's task queue: whatever the action's handlers scheduled as tasks (and
-# the requests they started) has run when it resolves. Not an animation frame: the screenshot that
-# follows every action renders one anyway, and waiting for a frame here cost ~16 ms per action. The 100 ms
-# timer bounds the wait on a page too busy to answer.
-_YIELD_JS = """() => new Promise(resolve => {
-  const timer = setTimeout(resolve, 100);
-  const channel = new MessageChannel();
-  channel.port1.onmessage = () => setTimeout(() => { clearTimeout(timer); resolve(); }, 0);
-  channel.port2.postMessage(0);
-})"""
+# Settling after an action is observed in the page by the watcher (agent_core/js/watcher.js): it resolves once
+# nothing the action started is pending and the DOM has been quiet for _QUIET_MS, or after the budget. The
+# expression installs the watcher first in a document that started without it (then it knows only what
+# happens from now on, which makes it the old one-turn yield plus the network).
+_QUIET_MS = 100
+ACTION_SETTLE_MS = 2000  # the cap after an action
+
+
+@functools.cache
+def watcher_js() -> str:
+    return (Path(__file__).parent.parent / "js" / "watcher.js").read_text(encoding="utf-8")
+
+
+@functools.cache
+def _settle_js() -> str:
+    return "(opts) => {\n" + watcher_js() + "\nreturn window.__lookoutWatch.settle(opts);\n}"
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How settling went: how long it took, and whether the page was quiet (False: the budget ran out)."""
+
+    ms: float
+    quiet: bool
 
 
 def image_type(data: bytes) -> str:
@@ -112,8 +128,7 @@ class BrowserSession:
         self._crashed: set[Page] = set()
         self._closed = False
         self._inflight: dict[Request, float] = {}
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._request_done = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._screencast = Screencast(
             context=context, config=config, on_frame=on_frame, current_page=lambda: self.page, spawn=self._spawn
@@ -162,6 +177,7 @@ class BrowserSession:
             except PlaywrightError as again:
                 raise BrowserError(f"could not open a browser context: {first_line(again)}") from again
         context.set_default_timeout(config.action_timeout_ms)
+        await context.add_init_script(script=watcher_js())  # how settling knows what the page is busy with
         context.set_default_navigation_timeout(config.navigation_timeout_ms)
         trace_path: Path | None = None
         if config.trace:
@@ -278,11 +294,10 @@ class BrowserSession:
         if request.resource_type in _STREAMING_RESOURCES:
             return
         self._inflight[request] = time.monotonic()
-        self._idle.clear()
 
     def _on_request_done(self, request: Request) -> None:
-        if self._inflight.pop(request, None) is not None and not self._busy():
-            self._idle.set()
+        if self._inflight.pop(request, None) is not None:
+            self._request_done.set()
 
     def _on_response(self, response: Response) -> None:
         # Chromium reports a fetch() as finished only once the page reads its body, which many pages never
@@ -290,12 +305,27 @@ class BrowserSession:
         if response.request.resource_type != "document":
             self._on_request_done(response.request)
 
-    def _busy(self) -> bool:
+    def _busy(self, since: float | None = None) -> bool:
+        """Requests in flight (started at or after `since`, a time.monotonic() value, when given)."""
         cutoff = time.monotonic() - _STALE_REQUEST_S
+        busy = False
         for request, started in list(self._inflight.items()):
             if started < cutoff:
                 del self._inflight[request]  # a long poll or a lost event: stop waiting for it
-        return bool(self._inflight)
+            elif since is None or started >= since:
+                busy = True
+        return busy
+
+    async def _network_quiet(self, since: float | None, timeout_s: float) -> bool:
+        """Wait until no request started since `since` is in flight; False if there was one to wait for."""
+        if not self._busy(since):
+            return True
+        deadline = time.monotonic() + timeout_s
+        while self._busy(since) and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._request_done.wait(), timeout=max(0.001, deadline - time.monotonic()))
+            self._request_done.clear()
+        return False
 
     # ---- navigation, settling, screenshots -------------------------------------------------------------
     async def goto(self, url: str) -> None:
@@ -326,47 +356,69 @@ class BrowserSession:
             raise self.browser_error(exc, f"navigation to {url} failed") from exc
         await self.wait_for_settle()
 
-    async def wait_for_settle(self, timeout_ms: int = 3000, *, frame: PlaywrightFrame | None = None) -> None:
-        """Wait until the active page has loaded and its network is quiet, at most `timeout_ms`.
+    async def wait_for_settle(
+        self, timeout_ms: int = 3000, *, frame: PlaywrightFrame | None = None, since: float | None = None
+    ) -> Settled:
+        """Wait until the active page has loaded and is quiet, at most `timeout_ms`; say how it went.
 
-        Event-driven: load state, in-flight request bookkeeping and a round trip through the page's event
-        loop (the next animation frame and the tasks behind it), no fixed sleep. `frame`: a cross-origin
-        iframe the last action touched, which runs on its own event loop and gets the same round trip.
-        Never raises: a page that keeps loading just uses up the budget.
+        Observed, never a fixed sleep: load state, then the page's watcher (agent_core/js/watcher.js) waits
+        until nothing started since `since` is pending (timers up to 1 s, animation frames, fetch/XHR,
+        finite CSS animations) and the DOM has been quiet for 100 ms after the last change those made; then
+        no request started since `since` may still be in flight. A page where nothing happened pays one
+        round trip. `since`: when the action began (time.time(), seconds); None after a navigation of our
+        own, when only the network and one turn of the page's task queue are awaited. `frame`: a cross-origin
+        iframe the last action touched, which runs on its own event loop and is watched the same way.
+        Never raises: a page that keeps busy just uses up the budget.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_ms / 1000
+        started = loop.time()
+        deadline = started + timeout_ms / 1000
+        since_ms = since * 1000 if since is not None else None
+        # The same instant on the clock the in-flight requests are stamped with.
+        since_mono = time.monotonic() - (time.time() - since) if since is not None else None
+        idle_from = 0.0
         failures = 0
 
         def left_ms() -> float:
             return max(0.0, (deadline - loop.time()) * 1000)
 
+        def settled(quiet: bool) -> Settled:
+            return Settled(ms=(loop.time() - started) * 1000, quiet=quiet)
+
+        def options() -> dict[str, float]:
+            # No `since`: the watcher counts from now, which waits only for the turn (and what is pending).
+            return {
+                "since": since_ms if since_ms is not None else time.time() * 1000,
+                "quiet": _QUIET_MS,
+                "budget": left_ms(),
+                "idleFrom": idle_from,
+            }
+
         while left_ms() > 0 and failures < 5:
             page = self.page
             if self._closed or page.is_closed() or page in self._crashed:
-                return
+                return settled(False)
             try:
                 await page.wait_for_load_state("load", timeout=left_ms() or 1)
-                await asyncio.wait_for(page.evaluate(_YIELD_JS), timeout=left_ms() / 1000)
+                state = await asyncio.wait_for(page.evaluate(_settle_js(), options()), timeout=left_ms() / 1000 + 0.5)
                 if frame is not None:
                     if not frame.is_detached():
                         # Its navigation ("context destroyed") or detachment only means it moved on.
                         with contextlib.suppress(PlaywrightError):
-                            await asyncio.wait_for(frame.evaluate(_YIELD_JS), timeout=left_ms() / 1000)
+                            await asyncio.wait_for(frame.evaluate(_settle_js(), options()), timeout=left_ms() / 1000 + 0.5)
                     frame = None
             except (TimeoutError, PlaywrightError):
                 # Mostly "execution context was destroyed": a navigation started; go round again.
                 failures += 1
-                if self._busy():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._idle.wait(), timeout=left_ms() / 1000)
+                await self._network_quiet(since_mono, left_ms() / 1000)
                 continue
             if page is not self.page:
                 continue  # a new tab opened meanwhile: settle that one
-            if not self._busy():
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout=left_ms() / 1000)
+            if await self._network_quiet(since_mono, left_ms() / 1000):
+                return settled(bool(state and state.get("quiet")))
+            # A request ended: the page reads and renders its answer next, so look again from here.
+            idle_from = time.time() * 1000
+        return settled(False)
 
     async def screenshot(self, *, full_page: bool = False) -> bytes:
         """The viewport (or the whole page) as JPEG (quality from config; None gives PNG).

@@ -28,8 +28,21 @@
     "type", "name", "placeholder", "aria-label", "title", "alt", "href", "role", "id", "for", "accept",
     "autocomplete", "aria-expanded", "aria-haspopup", "aria-selected", "aria-checked", "aria-pressed",
     "aria-disabled", "aria-required", "aria-describedby", "required", "readonly", "multiple", "min", "max",
-    "maxlength", "pattern", "target", "download", "value",
+    "maxlength", "pattern", "target", "download", "value", "list", "aria-autocomplete",
   ]);
+  // Form controls that a person fills in, and so needs a name: without one the layout gives it (layoutLabel).
+  const NAMED_ROLES = new Set([
+    "textbox", "combobox", "searchbox", "checkbox", "radio", "switch", "slider", "spinbutton",
+  ]);
+  const NAME_FROM_CONTENT = new Set(["checkbox", "radio", "switch"]);
+  const BUTTON_TYPES = new Set(["submit", "button", "reset", "image", "hidden"]);
+  const FIELD_SELECTOR =
+    "input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=reset]):not([type=image])," +
+    "select,textarea,[contenteditable=''],[contenteditable=true],[role=textbox],[role=combobox],[role=searchbox]," +
+    "[role=checkbox],[role=radio],[role=switch],[role=slider],[role=spinbutton]";
+  const LAYOUT_LABEL_MAX = 80; // longer text is a paragraph, not a label
+  const LEFT_REACH = 200; // px: how far left of a field its label may sit
+  const ABOVE_REACH = 40; // px: how far above
 
   const top = { seq: 0, maxSeen: 0, used: new Set(), records: [], pendingFrames: [] };
 
@@ -49,6 +62,11 @@
       if (n === ancestor) return true;
     }
     return false;
+  }
+  // Who listens for key events on a text field (see watcher.js): what input_text types key by key.
+  function keysOf(el) {
+    const watch = el.ownerDocument.defaultView && el.ownerDocument.defaultView.__lookoutWatch;
+    return watch ? watch.keysOf(el) : "unknown";
   }
   function roleOf(el) {
     return (el.getAttribute("role") || "").trim().toLowerCase().split(/\s+/)[0];
@@ -85,6 +103,76 @@
       if (text) return text;
     }
     return collapse(el.getAttribute("aria-label"));
+  }
+
+  // ---- labels from the layout -----------------------------------------------------------------------------
+  // A field with no accessible name gets the label a person would read: the text sharing its smallest
+  // wrapper (no other field in it), else the nearest text to its left or just above.
+  function needsLayoutLabel(el, tag, kind, text) {
+    if (kind === "label") return false;
+    if (el.getAttribute("placeholder") || el.getAttribute("title")) return false; // a name already
+    if (tag === "INPUT") return !BUTTON_TYPES.has((el.type || "text").toLowerCase());
+    if (tag === "SELECT" || tag === "TEXTAREA" || kind === "editable") return true;
+    const role = roleOf(el);
+    if (NAME_FROM_CONTENT.has(role) && text) return false; // <div role=checkbox>Remember me</div>
+    return NAMED_ROLES.has(role);
+  }
+  function isInteractive(el) {
+    const tag = el.tagName;
+    return CONTROL_TAGS.has(tag) || tag === "A" || tag === "LABEL" || ROLES.has(roleOf(el));
+  }
+  // Visible text nodes under `root`, outside `skip`, interactive elements and what `skip` is described by.
+  function textNodes(root, skip, describedBy) {
+    const out = [];
+    const walker = root.ownerDocument.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
+      acceptNode(node) {
+        if (node.nodeType === 3) return collapse(node.nodeValue) ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP;
+        if (node === skip || SKIP_TAGS.has(node.tagName) || isInteractive(node) || describedBy.has(node.id)) {
+          return NodeFilter.FILTER_REJECT;
+        }
+        return node.checkVisibility && !node.checkVisibility({ visibilityProperty: true })
+          ? NodeFilter.FILTER_REJECT
+          : NodeFilter.FILTER_SKIP;
+      },
+    });
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) out.push(node);
+    return out;
+  }
+  function layoutLabel(el) {
+    const doc = el.ownerDocument;
+    const describedBy = new Set((el.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean));
+    let parent = el.parentElement;
+    for (let depth = 0; parent && depth < 3 && parent !== doc.body; depth++, parent = parent.parentElement) {
+      if (parent.querySelectorAll(FIELD_SELECTOR).length > 1) break; // shared: its text may be another's
+      const text = collapse(textNodes(parent, el, describedBy).map((n) => n.nodeValue).join(" "));
+      if (text) {
+        if (text.length <= LAYOUT_LABEL_MAX) return text;
+        break;
+      }
+    }
+    const box = el.getBoundingClientRect();
+    let scope = el.parentElement;
+    for (let depth = 0; scope && depth < 3 && scope.parentElement && scope !== doc.body; depth++) scope = scope.parentElement;
+    if (!scope) return "";
+    let best = "";
+    let bestDistance = Infinity;
+    const range = doc.createRange();
+    for (const node of textNodes(scope, el, describedBy)) {
+      range.selectNodeContents(node);
+      const r = range.getBoundingClientRect();
+      if (r.width < 1 || r.height < 1) continue;
+      let distance = Infinity;
+      const sameRow = r.top < box.bottom && r.bottom > box.top;
+      const sameColumn = r.left < box.right && r.right > box.left;
+      if (sameRow && r.right <= box.left + 4 && box.left - r.right <= LEFT_REACH) distance = box.left - r.right;
+      else if (sameColumn && r.bottom <= box.top + 4 && box.top - r.bottom <= ABOVE_REACH) distance = box.top - r.bottom;
+      const text = collapse(node.nodeValue);
+      if (distance < bestDistance && text.length <= LAYOUT_LABEL_MAX) {
+        best = text;
+        bestDistance = distance;
+      }
+    }
+    return best;
   }
 
   // Document extent and viewport, read once per document (layout queries are what makes scraping slow).
@@ -193,6 +281,8 @@
     const type = tag === "INPUT" ? (el.type || "text").toLowerCase() : null;
     const role = roleOf(el) || null;
     const fullText = elementText(el, tag);
+    let label = labelOf(el);
+    if (!label && needsLayoutLabel(el, tag, kind, fullText)) label = layoutLabel(el);
     const node = {
       type: "element",
       id: null,
@@ -203,7 +293,8 @@
       long_text: fullText.length > MAX_TEXT,
       input_type: type,
       role,
-      label: clip(labelOf(el)),
+      label: clip(label),
+      keys: null,
       value: null,
       checked: null,
       selected: null,
@@ -234,9 +325,11 @@
         node.files = Array.from(el.files || [], (f) => f.name);
       } else if (type !== "submit" && type !== "button" && type !== "reset" && type !== "image") {
         node.value = type === "password" ? (el.value ? "********" : "") : clip(el.value);
+        node.keys = keysOf(el);
       }
     } else if (tag === "TEXTAREA") {
       node.value = clip(el.value);
+      node.keys = keysOf(el);
     } else if (tag === "SELECT") {
       const options = Array.from(el.options);
       node.options = options.slice(0, MAX_OPTIONS).map((o) => ({
@@ -249,8 +342,8 @@
       node.value = el.multiple
         ? options.filter((o) => o.selected).map((o) => o.value).join(",")
         : el.value;
-    } else if (node.editable) {
-      node.value = null;
+    } else if (node.editable || NAMED_ROLES.has(role || "")) {
+      node.keys = keysOf(el);
     }
     if (CONTROL_TAGS.has(tag)) {
       node.disabled = el.matches(":disabled");
@@ -524,12 +617,31 @@
     }
   }
 
+  // The focused element, through open shadow roots and same-origin iframes (null: nothing listed has focus).
+  let active = document.activeElement;
+  for (;;) {
+    if (active && active.shadowRoot && active.shadowRoot.activeElement) active = active.shadowRoot.activeElement;
+    else if (active && (active.tagName === "IFRAME" || active.tagName === "FRAME")) {
+      let inner = null;
+      try {
+        inner = active.contentDocument && active.contentDocument.activeElement;
+      } catch (e) {
+        inner = null;
+      }
+      if (!inner || inner === active.contentDocument.body) break;
+      active = inner;
+    } else break;
+  }
+  const focused = active && top.used.has(active.getAttribute(ID_ATTR)) ? active.getAttribute(ID_ATTR) : null;
+
   // A JSON string: Playwright serialises a plain string far faster than a deep object.
   return JSON.stringify({
     url: location.href,
     title: document.title,
     tree,
     seq,
+    doc: docToken(document),
+    focused,
     pending_frames: top.pendingFrames,
     html: opts.html === false ? "" : document.documentElement ? document.documentElement.outerHTML : "",
   });

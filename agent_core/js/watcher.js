@@ -1,0 +1,231 @@
+// Lookout page watcher: knows what a document is busy with, so settling after an action is observed rather
+// than guessed. Installed as an init script (every document, before its own scripts) and, lazily, by the
+// settle call on documents that started without it. Installs `window.__lookoutWatch` once per document:
+//  - DOM mutations (a MutationObserver; our own data-lookout-* attributes ignored),
+//  - timers (setTimeout <= 1 s), animation frames and fetch/XHR still pending,
+//  - which elements listen for key events (read by the scraper: `keysOf`).
+// Every callback is run with its *root*: the time the chain of timers / frames / intervals it belongs to was
+// started from outside any callback. A clock ticking since page load has an old root and never counts as
+// activity caused by an action; a debounce timer set by a keydown handler has a root after the action.
+// Times are wall-clock milliseconds (Date.now), comparable with the agent's clock: the browser is local.
+(() => {
+  "use strict";
+  if (window.__lookoutWatch) return;
+  const realSetTimeout = window.setTimeout;
+  const realClearTimeout = window.clearTimeout;
+  const realSetInterval = window.setInterval;
+  const realRAF = window.requestAnimationFrame;
+  const realCancelRAF = window.cancelAnimationFrame;
+  const realFetch = window.fetch;
+  const realAdd = EventTarget.prototype.addEventListener;
+  const now = Date.now.bind(Date);
+  const TIMER_CAP = 1000; // longer timers (a toast's auto-hide, a poll) are not waited for
+  const ANIMATION_CAP = 2000;
+  const KEY_TYPES = new Set(["keydown", "keyup", "keypress"]);
+  const ACTIVITY_LOG = 256;
+
+  const W = {
+    started: now(),
+    fromStart: document.readyState === "loading", // false: installed late, key listeners unknown
+    current: null, // the record of the callback running now
+    timers: new Map(), // pending setTimeout id -> record
+    frames: new Map(), // pending first-generation requestAnimationFrame id -> record
+    requests: new Set(), // pending fetch / XHR records
+    activity: [], // [time, root] of DOM mutations and finished requests, newest last
+    keyTargets: new WeakSet(),
+    docKeys: false, // a key listener on window / document / html / body
+  };
+  window.__lookoutWatch = W;
+
+  function record(extra) {
+    const t = now();
+    return Object.assign({ t, root: W.current ? W.current.root : t }, extra);
+  }
+  function noteActivity(root) {
+    W.activity.push([now(), root]);
+    if (W.activity.length > ACTIVITY_LOG) W.activity.splice(0, W.activity.length - ACTIVITY_LOG);
+  }
+
+  // ---- DOM mutations ------------------------------------------------------------------------------------
+  function relevant(records) {
+    for (const r of records) {
+      if (r.type !== "attributes" || !r.attributeName || !r.attributeName.startsWith("data-lookout-")) return true;
+    }
+    return false;
+  }
+  const observer = new MutationObserver((records) => {
+    if (relevant(records)) noteActivity(now()); // outside any tracked callback: caused now
+  });
+  observer.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  function run(rec, fn, self, args) {
+    const previous = W.current;
+    W.current = rec;
+    try {
+      return fn.apply(self, args);
+    } finally {
+      // What the callback changed synchronously belongs to its chain (a ticking clock stays background).
+      const records = observer.takeRecords();
+      if (records.length && relevant(records)) noteActivity(rec.root);
+      W.current = previous;
+    }
+  }
+
+  // ---- timers and frames ----------------------------------------------------------------------------------
+  window.setTimeout = function (fn, delay, ...args) {
+    if (typeof fn !== "function") return realSetTimeout.apply(this, arguments);
+    const rec = record({ delay: Number(delay) || 0 });
+    const id = realSetTimeout.call(window, function () {
+      W.timers.delete(id);
+      return run(rec, fn, this, args);
+    }, delay);
+    if (rec.delay <= TIMER_CAP) W.timers.set(id, rec);
+    return id;
+  };
+  window.clearTimeout = function (id) {
+    W.timers.delete(id);
+    return realClearTimeout.call(window, id);
+  };
+  window.setInterval = function (fn, delay, ...args) {
+    if (typeof fn !== "function") return realSetInterval.apply(this, arguments);
+    const rec = record({});
+    return realSetInterval.call(window, function () {
+      return run(rec, fn, this, args);
+    }, delay);
+  };
+  if (realRAF) {
+    window.requestAnimationFrame = function (fn) {
+      const rec = record({ frame: true });
+      const first = !(W.current && W.current.frame); // an animation loop is waited for through its mutations
+      const id = realRAF.call(window, function (ts) {
+        W.frames.delete(id);
+        return run(rec, fn, this, [ts]);
+      });
+      if (first) W.frames.set(id, rec);
+      return id;
+    };
+    window.cancelAnimationFrame = function (id) {
+      W.frames.delete(id);
+      return realCancelRAF.call(window, id);
+    };
+  }
+
+  // ---- requests -------------------------------------------------------------------------------------------
+  if (realFetch) {
+    window.fetch = function () {
+      const rec = record({});
+      W.requests.add(rec);
+      const done = () => {
+        W.requests.delete(rec);
+        noteActivity(rec.root); // the page reads and renders the answer next
+      };
+      let promise;
+      try {
+        promise = realFetch.apply(this, arguments);
+      } catch (error) {
+        W.requests.delete(rec);
+        throw error;
+      }
+      promise.then(done, done);
+      return promise;
+    };
+  }
+  if (window.XMLHttpRequest) {
+    const realSend = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function () {
+      const rec = record({});
+      W.requests.add(rec);
+      realAdd.call(this, "loadend", () => {
+        W.requests.delete(rec);
+        noteActivity(rec.root);
+      });
+      return realSend.apply(this, arguments);
+    };
+  }
+
+  // ---- key listeners --------------------------------------------------------------------------------------
+  EventTarget.prototype.addEventListener = function (type, listener, options) {
+    if (KEY_TYPES.has(type)) {
+      if (this === window || this === document || this === document.documentElement || this === document.body) {
+        W.docKeys = true;
+      } else {
+        W.keyTargets.add(this);
+      }
+    }
+    return realAdd.call(this, type, listener, options);
+  };
+  function handles(el) {
+    return W.keyTargets.has(el) || !!(el.onkeydown || el.onkeyup || el.onkeypress);
+  }
+  // "own": the element itself listens for keys; "delegated": an ancestor or the document does; "none": nobody
+  // does; "unknown": the watcher arrived after the page's scripts.
+  W.keysOf = function (el) {
+    if (handles(el)) return "own";
+    for (let p = el.parentNode || el.host; p; p = p.parentNode || p.host) {
+      if (p.nodeType === 1 && handles(p)) return "delegated";
+    }
+    if (W.docKeys || window.onkeydown || document.onkeydown || window.onkeyup || document.onkeyup) return "delegated";
+    return W.fromStart ? "none" : "unknown";
+  };
+
+  // ---- settling -------------------------------------------------------------------------------------------
+  function runningAnimations() {
+    if (!document.getAnimations) return 0;
+    let n = 0;
+    for (const a of document.getAnimations()) {
+      if (a.playState !== "running" && !a.pending) continue;
+      const timing = a.effect && a.effect.getComputedTiming ? a.effect.getComputedTiming() : null;
+      if (!timing || !isFinite(timing.endTime)) continue; // a spinner turns forever: not waited for
+      const remaining = timing.endTime - (timing.localTime || 0);
+      if (remaining > 0 && remaining <= ANIMATION_CAP) n++;
+    }
+    return n;
+  }
+  function pending(map, since) {
+    let n = 0;
+    for (const rec of map.values ? map.values() : map) if (rec.root >= since) n++;
+    return n;
+  }
+  function lastActivity(since) {
+    for (let i = W.activity.length - 1; i >= 0; i--) {
+      const [t, root] = W.activity[i];
+      if (t < since) break;
+      if (root >= since) return t;
+    }
+    return 0;
+  }
+  // Resolve once nothing the action started is pending (timers <= 1 s, first animation frames, fetch/XHR,
+  // finite animations) and the DOM has been quiet for `quiet` ms since the action's last change; or after
+  // `budget` ms. `since`: when the action began (a document born later counts from now: its navigation was
+  // awaited already); `idleFrom`: the agent saw network activity end then. One task-queue turn always
+  // passes first, so whatever the action's handlers scheduled as tasks has run.
+  W.settle = function (opts) {
+    const quiet = opts.quiet || 100;
+    const start = now();
+    const end = start + (opts.budget || 2000);
+    const since = W.started > (opts.since || 0) ? start : opts.since || start;
+    const idleFrom = opts.idleFrom || 0;
+    return new Promise((resolve) => {
+      const check = () => {
+        const t = now();
+        const busy = {
+          timers: pending(W.timers, since),
+          frames: pending(W.frames, since),
+          requests: pending(W.requests, since),
+          animations: runningAnimations(),
+        };
+        const last = Math.max(lastActivity(since), idleFrom);
+        const waiting = busy.timers + busy.frames + busy.requests + busy.animations > 0;
+        const calm = !waiting && (last === 0 || t - last >= quiet);
+        if (calm || t >= end) {
+          resolve(Object.assign({ quiet: calm, waited: t - start, changed: last > 0 }, busy));
+          return;
+        }
+        const delay = waiting ? 16 : quiet - (t - last);
+        realSetTimeout.call(window, check, Math.max(1, Math.min(delay, end - t)));
+      };
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => realSetTimeout.call(window, check, 0);
+      channel.port2.postMessage(0);
+    });
+  };
+})();
