@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 PAGE_TEXT_LIMIT = 30_000  # characters of visible page text sent for extraction
-_HISTORY_KEYS = ("step", "action_type", "element_id", "reasoning", "success", "error")
+_HISTORY_KEYS = ("step", "action_type", "element_id", "reasoning", "success", "error", "changes")
 _TEXT_LIMIT = 300  # per field of a history line
 
 _env = jinja2.Environment(
@@ -50,13 +50,16 @@ def render_step_prompt(
     current_url: str,
     element_listing: str,
     history: Sequence[Mapping[str, Any]],
+    notes: Sequence[str] = (),
     now: datetime | None = None,
 ) -> tuple[str, str]:
     """(system, user) for one dom-engine step.
 
     `history` is the window of earlier actions to show, oldest first (the caller trims it to
     `AgentConfig.history_window`); each item has step, action_type, element_id, reasoning, success, error,
-    and may carry the action's parameters (text, url, ...), which are shown too.
+    may have `changes` (the one-line summary of what the action changed on the page) and may carry the
+    action's parameters (text, url, ...), which are shown too. `notes`: warnings the model must read now
+    (an action it keeps repeating).
     """
     system = render_template("step_system.j2")
     user = render_template(
@@ -70,6 +73,7 @@ def render_step_prompt(
         current_url=current_url,
         now=_iso_utc(now),
         history_lines=[_history_line(item) for item in history],
+        notes=list(notes),
         element_listing=element_listing.rstrip(),
     )
     return system, user
@@ -137,7 +141,7 @@ def _iso_utc(now: datetime | None) -> str:
 
 
 def _history_line(item: Mapping[str, Any]) -> str:
-    """One compact line, e.g. `- step 2: input_text [e12] text="ada@x.io" -> ok (fill the email)`."""
+    """One compact line, e.g. `- step 2: click [e12] -> ok; 1 new: [e31] option "Egypt" (open the list)`."""
     head = f"- step {item.get('step', '?')}: {item.get('action_type') or '?'}"
     if item.get("element_id"):
         head += f" [{item['element_id']}]"
@@ -153,6 +157,8 @@ def _history_line(item: Mapping[str, Any]) -> str:
         outcome = "not run"
     elif success:
         outcome = "ok"
+        if item.get("changes"):
+            outcome += f"; {_short(str(item['changes']))}"
     else:
         outcome = f"FAILED: {_short(str(item.get('error') or 'no reason given'))}"
     line = f"{head} -> {outcome}"

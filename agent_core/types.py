@@ -142,6 +142,7 @@ class ActionResult:
     navigated: bool = False
     duration_ms: float = 0.0
     settle_ms: float = 0.0  # of duration_ms, the time spent waiting for the page to settle after the action
+    settled: bool = True  # False: the page was still busy when settling gave up
 
 
 # ---- events handed to RunHooks -------------------------------------------------------------

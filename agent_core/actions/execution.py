@@ -70,7 +70,7 @@ async def execute_action(
     success, error, data, settle = True, None, None, True
     frame = await cross_origin_frame(session, scrape, action)
     since = time.time()
-    settle_ms = 0.0
+    settle_ms, settled = 0.0, True
     try:
         data = await _perform(session, scrape, action, timeout)
     except ActionFailed as exc:
@@ -80,7 +80,8 @@ async def execute_action(
             raise session.browser_error(exc, action.action_type) from exc
         success, error = False, f"{action.action_type} failed: {first_line(exc)}"
     if settle:
-        settle_ms = (await session.wait_for_settle(ACTION_SETTLE_MS, frame=frame, since=since)).ms
+        outcome = await session.wait_for_settle(ACTION_SETTLE_MS, frame=frame, since=since)
+        settle_ms, settled = outcome.ms, outcome.quiet
         saved = await session.wait_for_downloads(since=downloads_before)
         if saved:
             data = {**(data or {}), "downloads": [str(path) for path in saved]}
@@ -96,6 +97,7 @@ async def execute_action(
         navigated=navigated,
         duration_ms=(time.perf_counter() - started) * 1000,
         settle_ms=settle_ms,
+        settled=settled,
     )
 
 

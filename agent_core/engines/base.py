@@ -213,15 +213,21 @@ class Engine(ABC, Generic[Observation]):
         index: int,
         action: dict[str, Any],
         perform: Callable[[], Awaitable[ActionResult]],
+        measure: Callable[[ActionResult], Awaitable[ActionResult]] | None = None,
     ) -> tuple[ActionResult, bytes]:
         """Run one action (`action` is how hooks see it; `perform` carries it out) between a checkpoint and
-        its hooks; keep the files it downloaded and a screenshot of the page after it, which is returned."""
+        its hooks; keep the files it downloaded and a screenshot of the page after it, which is returned.
+        `measure` reads the settled page before the screenshot and returns the result with what it found
+        (the dom engine's change report); its time counts as scraping."""
         await self.control.checkpoint()
         with self._timed("hooks"):
             await self.hooks.action_started(ActionStarted(step=step, index=index, action=action))
         downloads_before = len(self.session.downloads)
         with self._timed("execute"):
             result = await perform()
+        if measure is not None:
+            with self._timed("scrape"):
+                result = await measure(result)
         for path in self.session.downloads[downloads_before:]:
             await self._artifact(
                 step, ArtifactKind.DOWNLOAD, path.read_bytes(), _content_type(path.name), path.name, action_index=index
