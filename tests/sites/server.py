@@ -14,7 +14,10 @@ Every POST is appended to `site.submissions` before its handler answers, as `{"p
 
 Sites: job/ (two pages + thanks, server-side validation), login/ (ada / lovelace, then plan and confirm),
 widgets/ (same-origin iframe, open shadow root), delayed/, download/, table/, shifting/, tricky/ (scraper
-edge cases, plus xorigin.html with a cross-origin iframe), misc/ (animation, popup, dialog).
+edge cases, plus xorigin.html with a cross-origin iframe), misc/ (animation, popup, dialog), and widgets that
+behave like real ones: autocomplete/ (searches on keydown after 300 ms; a phone mask), nearby/ (fields labelled
+only by nearby text), signup/ (validation answered by a slow XHR, shown after a fade), dead/ (a button that does
+nothing), panels/ (a tab strip and an accordion whose content arrives after an animation).
 Special GET routes: /slow?seconds=N answers after N s; /echo returns the request headers as JSON;
 /download/report.csv is an attachment (REPORT_CSV). HTML files are templates: `{{name}}` becomes the
 HTML-escaped query parameter or handler value of that name ("" when absent); `{{error_html}}` is raw HTML
@@ -44,6 +47,8 @@ SITES_DIR = Path(__file__).resolve().parent
 # What the download site serves; tests compare the saved file with it.
 REPORT_CSV = b"product,price,stock\nWidget,9.99,12\nGadget,24.50,0\n"
 LOGIN_USER, LOGIN_PASSWORD = "ada", "lovelace"
+SIGNUP_TAKEN = frozenset({"ada"})
+SIGNUP_CHECK_SECONDS = 0.4
 JOB_REQUIRED = ("full_name", "email", "country", "experience", "terms", "start_date")
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -192,6 +197,12 @@ class TestSite:
             if cookies.get("lookout_test_session") != "ok":
                 return redirect("/login/")
             return render("login/done.html", plan=str(fields.get("plan", "")))
+        if path == "/signup/check":
+            # Slow on purpose: the verdict arrives well after the click that asked for it.
+            self._stopping.wait(SIGNUP_CHECK_SECONDS)
+            if str(fields.get("username", "")).strip().lower() in SIGNUP_TAKEN:
+                return Reply(body=b'{"error": "This username is already taken."}', content_type="application/json")
+            return Reply(body=b'{"ok": true}', content_type="application/json")
         if path == "/widgets/frame-submit":
             return render("widgets/frame.html", result=f"Coupon applied: {fields.get('coupon', '')}")
         # Everything else (fetch() posts from the widgets, delayed and shifting sites): recorded, acknowledged.
