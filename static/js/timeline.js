@@ -235,8 +235,17 @@ export class Timeline {
     if (!d.success) {
       action.body.append(h("p", { class: "action-error" }, d.error ? `Failed: ${d.error}` : "Failed."));
     }
-    if (d.data !== null && d.data !== undefined && d.data !== "") {
-      const text = typeof d.data === "string" ? d.data : JSON.stringify(d.data, null, 2);
+    // What the action changed on the page (the dom engine's change report), as the model read it next.
+    let data = d.data;
+    const changes = data && typeof data === "object" && !Array.isArray(data) ? data.changes : null;
+    if (changes && changes.summary) {
+      const quiet = changes.summary.startsWith("no visible change");
+      action.body.append(h("p", { class: `action-changes${quiet ? " quiet" : ""}` }, changes.summary));
+      data = Object.fromEntries(Object.entries(data).filter(([key]) => key !== "changes"));
+      if (!Object.keys(data).length) data = null;
+    }
+    if (data !== null && data !== undefined && data !== "") {
+      const text = typeof data === "string" ? data : JSON.stringify(data, null, 2);
       action.body.append(h("details", { class: "action-data" }, h("summary", {}, "Result data"), h("pre", { class: "code" }, text)));
     }
   }

@@ -175,3 +175,17 @@ def test_strict_undefined_catches_template_mistakes() -> None:
         render_template("step_user.j2", navigation_goal="only this")
     with pytest.raises(jinja2.UndefinedError):
         render_template("extract_user.j2")
+
+
+def test_step_prompt_shows_what_each_action_changed_and_warns_about_repeats() -> None:
+    changed = [{**HISTORY[0], "changes": '1 new: [e31] option "Egypt"; [e12] value now "ada@example.com"'}]
+    note = "You have already done click [e13] 3 times on this page as it is now, and it is still the same."
+    system, user = step_prompt(history=changed, notes=[note])
+    assert (
+        '- step 1: input_text [e12] text="ada@example.com" -> ok; 1 new: [e31] option "Egypt"; '
+        '[e12] value now "ada@example.com" (Fill in the email.)'
+    ) in user
+    assert f"Notice:\n- {note}\n" in user
+    assert "Notice:" not in step_prompt()[1]
+    # the system prompt says how to read the reports and the "(new)" mark
+    assert '"no visible change"' in system and "(new)" in system

@@ -51,6 +51,9 @@ async def test_run_is_recorded(site, model, browser, org, operator):
     actions = await sync_to_async(list)(Action.objects.filter(task=task).order_by("step__order", "index"))
     assert [a.action_type for a in actions] == ["input_text", "input_text", "select_option", "checkbox", "input_text", "checkbox", "click"]
     assert all(a.success for a in actions) and actions[0].parameters == {"text": "Ada Lovelace"}
+    # each action's stored result carries what it changed on the page, the last one a new page
+    assert actions[0].data["changes"]["value"] == "Ada Lovelace"
+    assert actions[-1].data["changes"]["new_page"] and "/job/documents" in actions[-1].data["changes"]["summary"]
     shots = await sync_to_async(list)(Artifact.objects.filter(task=task, kind="screenshot_action"))
     assert len(shots) == 7 and all(s.action_id and s.thumbnail for s in shots)
     assert await sync_to_async(Artifact.objects.filter(task=task, kind="screenshot_final").exists)()
@@ -62,6 +65,8 @@ async def test_run_is_recorded(site, model, browser, org, operator):
     types = [e.type for e in events]
     assert types[0] == "task.status" and events[-1].data["status"] == "completed"
     assert types.count("step.started") == 2 and types.count("action.finished") == 7
+    finished_events = [e for e in events if e.type == "action.finished"]
+    assert finished_events[-1].data["data"]["changes"] == actions[-1].data["changes"]  # the timeline's copy
     assert_events_typed(events)
     refreshed = await Task.objects.aget(pk=task.pk)
     assert refreshed.input_tokens > 0 and refreshed.cost > 0  # gpt-4o has a price

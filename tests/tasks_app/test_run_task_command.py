@@ -1,6 +1,7 @@
 """`manage.py run_task`: runs one task in this process, prints progress, exits 0 only when completed."""
 
 import json
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -55,6 +56,7 @@ def test_typing_form_progress_lines(model, site, org, capsys):
     call_command("run_task", "--url", site.url("/job/"), "--goal", "type the name", "--payload", '{"name": "Ada"}')
     out = capsys.readouterr().out
     assert "-> input_text" in out and "result: completed" in out
+    assert re.search(r'page: \[e\d+\] value now "Ada"', out)  # what the action changed, as the model reads it
 
 
 @pytest.mark.parametrize(

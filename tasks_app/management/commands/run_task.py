@@ -42,7 +42,12 @@ def describe(event: TaskEvent) -> str | None:
             target = f" {a['element_id']}" if a.get("element_id") else ""
             return f"  -> {a.get('action_type')}{target}: {str(a.get('reasoning', ''))[:120]}"
         case "action.finished":
-            return None if d.get("success") else f"     failed: {d.get('error')}"
+            if not d.get("success"):
+                return f"     failed: {d.get('error')}"
+            data = d.get("data")
+            changes = data.get("changes") if isinstance(data, dict) else None
+            # What the action changed on the page (the dom engine's change report), as the model reads it.
+            return f"     page: {changes['summary']}" if isinstance(changes, dict) and changes.get("summary") else None
         case "approval.pending":
             checks = "; ".join(f"{c.get('code')}: {c.get('message')}" for c in d.get("checks", []))
             return f"safety check waiting for approval: {checks}"

@@ -115,8 +115,11 @@ def test_timeline_fills_in_live_and_a_reload_shows_everything(
     expect(first_action).to_contain_text("“ada@example.com”")
     expect(first_action).to_contain_text("The payload gives the email to use.")
     expect(first_action.locator(".action-state")).to_have_text("running…")
-    run.action_done(step, 0, TYPE_EMAIL)
+    run.action_done(step, 0, TYPE_EMAIL, data={"changes": {"summary": '[e12] value now "ada@example.com"'}})
     expect(first_action.locator(".action-state")).to_have_text("done in 0.2 s")
+    # what the action changed on the page, in the words the model reads; no raw data left to show
+    expect(first_action.locator(".action-changes")).to_have_text('[e12] value now "ada@example.com"')
+    expect(first_action.locator(".action-data")).to_have_count(0)
     run.screenshot(step, "screenshot_action", page_image("Newsletter", filled="ada@example.com", cookie_banner=True), action_index=0)
     expect(first_action.locator(".action-shot img")).to_have_attribute("src", re.compile(r"/thumb$"))
 

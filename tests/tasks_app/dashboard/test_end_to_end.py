@@ -83,6 +83,7 @@ def test_operator_runs_watches_pauses_resumes_and_reviews(asgi_server, logged_in
     expect(page.locator("#task-status")).to_have_text("completed", timeout=30000)
     expect(page.locator("#timeline .tl-step")).to_have_count(3)
     expect(page.locator("#timeline .tl-action")).to_have_count(7)
+    expect(page.locator("#timeline .action-changes").last).to_contain_text("new page")  # the submit's report
     assert site.last("/job/apply")["fields"]["full_name"] == "Ada Lovelace"
     expect(page.locator("#live-caption")).to_have_text("Final screenshot")
 
