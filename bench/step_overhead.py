@@ -1,9 +1,13 @@
-"""Step overhead of the dom engine outside the model call, against the floor of the same page.
+"""Step overhead of the dom engine outside the model call, against the floor of the same page; and whether
+settling after an action waits for a debounced widget.
 
 Runs a 20-step task with an instant fake model (real OpenAI SDK against the local fake server) on a local
-page in headless Chromium, then prints the median time per step outside the model call, broken down
+static page in headless Chromium, then prints the median time per step outside the model call, broken down
 (scrape, screenshot, execute, hooks), next to the floor: one bare screenshot plus one bare scrape of the
-same page in raw Playwright. Usage: .venv/bin/python bench/step_overhead.py [--steps 20] [--rounds 3]
+same page in raw Playwright. Then types into an autocomplete that searches 300 ms after the last key
+(tests/sites/autocomplete/) once per step, and prints how often the next step's listing held the widget's
+suggestion (it should, every time) and the median time spent settling after typing.
+Usage: .venv/bin/python bench/step_overhead.py [--steps 20] [--rounds 3] [--widget-steps 15]
 """
 
 from __future__ import annotations
@@ -21,11 +25,51 @@ from agent_core.browser import BrowserManager  # noqa: E402
 from agent_core.control import LocalControl  # noqa: E402
 from agent_core.engines.dom import DomEngine  # noqa: E402
 from agent_core.llm import OpenAIClient  # noqa: E402
-from agent_core.types import AgentConfig, BrowserConfig, LLMConfig, RunHooks, TaskSpec  # noqa: E402
+from agent_core.types import ActionFinished, AgentConfig, BrowserConfig, LLMConfig, RunHooks, TaskSpec  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer, reply_json  # noqa: E402
 from tests.sites.server import TestSite  # noqa: E402
 
 PAGE = "/job/"
+WIDGET_PAGE = "/autocomplete/"
+# what to type into the widget -> the suggestion it shows 300 ms after the last key
+WIDGET_TERMS = {"Egy": "Egypt", "Est": "Estonia", "Eth": "Ethiopia", "Ecu": "Ecuador", "Fra": "France", "Gre": "Greece"}
+
+
+class SettleTimes(RunHooks):
+    """Keeps how long each action waited for the page to settle."""
+
+    def __init__(self) -> None:
+        self.settle_ms: list[float] = []
+
+    async def action_finished(self, event: ActionFinished) -> None:
+        self.settle_ms.append(event.result.settle_ms)
+
+
+def done_reply():
+    return reply_json({"thinking": "done", "goal_achieved": True, "actions": [{"action_type": "complete", "element_id": None, "reasoning": "done"}]})
+
+
+def type_reply(listing: str, field: str, text: str):
+    eid = next(line.split("]")[0].strip(" [") for line in listing.splitlines() if field in line)
+    return reply_json({"thinking": "typing", "goal_achieved": False,
+                       "actions": [{"action_type": "input_text", "element_id": eid, "reasoning": "type", "text": text}]})
+
+
+def widget_model(steps: int, held: list[bool]):
+    """Types a term into the autocomplete each step; notes whether the next listing shows its suggestion."""
+    calls = []
+    terms = list(WIDGET_TERMS)
+
+    def script(req):
+        calls.append(req)
+        listing = req.user_text()
+        if len(calls) > 1:
+            expected = WIDGET_TERMS[terms[(len(calls) - 2) % len(terms)]]
+            held.append(f"<li role=option>{expected}</li>" in listing)
+        if len(calls) >= steps:
+            return done_reply()
+        return type_reply(listing, 'label="Country"', terms[(len(calls) - 1) % len(terms)])
+    return script
 
 
 def instant_model(steps: int):
@@ -34,12 +78,9 @@ def instant_model(steps: int):
     def script(req):
         calls.append(req)
         if len(calls) >= steps:
-            return reply_json({"thinking": "done", "goal_achieved": True, "actions": [{"action_type": "complete", "element_id": None, "reasoning": "done"}]})
-        # click the "Continue"-free element: focus the name field and type one character (no navigation)
-        listing = req.user_text()
-        eid = next(line.split("]")[0].strip(" [") for line in listing.splitlines() if "name=full_name" in line)
-        return reply_json({"thinking": "typing", "goal_achieved": False,
-                           "actions": [{"action_type": "input_text", "element_id": eid, "reasoning": "type", "text": f"Ada {len(calls)}"}]})
+            return done_reply()
+        # type into the name field (no navigation)
+        return type_reply(req.user_text(), "name=full_name", f"Ada {len(calls)}")
     return script
 
 
@@ -61,14 +102,14 @@ async def bare_floor(manager: BrowserManager, url: str, rounds: int) -> list[flo
     return samples
 
 
-async def engine_run(manager, fake, url, steps):
-    fake.script = instant_model(steps)
+async def engine_run(manager, fake, url, steps, script=None, hooks=None):
+    fake.script = script or instant_model(steps)
     cfg = LLMConfig(api_key="bench", base_url=fake.base_url, max_retries=0)
     llm = OpenAIClient(cfg)
     session = await manager.new_session()
     await session.goto(url)
     engine = DomEngine(spec=TaskSpec(url=url, navigation_goal="type", max_steps=steps), session=session, llm=llm,
-                       llm_config=cfg, hooks=RunHooks(), control=LocalControl(), config=AgentConfig(max_steps=steps))
+                       llm_config=cfg, hooks=hooks or RunHooks(), control=LocalControl(), config=AgentConfig(max_steps=steps))
     outcome = await engine.run()
     await session.close()
     await llm.close()
@@ -80,6 +121,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--widget-steps", type=int, default=15)
     args = parser.parse_args()
     site = TestSite().start()
     fake = FakeOpenAIServer().start()
@@ -89,9 +131,15 @@ async def main() -> None:
     try:
         await engine_run(manager, fake, url, 3)  # warm-up
         timings = []
+        static_settle = SettleTimes()
         for _ in range(args.rounds):
-            timings += (await engine_run(manager, fake, url, args.steps))[1:]  # step 1 includes the first paint
+            # step 1 includes the first paint
+            timings += (await engine_run(manager, fake, url, args.steps, hooks=static_settle))[1:]
         floors = await bare_floor(manager, url, args.steps * args.rounds)
+        held: list[bool] = []
+        widget_settle = SettleTimes()
+        await engine_run(manager, fake, site.url(WIDGET_PAGE), args.widget_steps,
+                         script=widget_model(args.widget_steps, held), hooks=widget_settle)
     finally:
         await manager.close()
         fake.stop()
@@ -111,6 +159,11 @@ async def main() -> None:
     print(f"  median model call (instant fake, real SDK + HTTP): {model:6.1f} ms")
     print(f"  floor (one bare screenshot + one bare scrape):   {floor_ms:6.1f} ms")
     print(f"  ratio overhead / floor: {outside / floor_ms:.2f}x (target <= 1.5x)")
+    print(f"  median settle after an action on this quiet page: {med(static_settle.settle_ms):.1f} ms")
+    print(f"debounced widget ({WIDGET_PAGE}: searches 300 ms after the last key), {len(held)} typings")
+    print(f"  next listing held the widget's suggestion: {sum(held)}/{len(held)} ({100 * sum(held) / max(1, len(held)):.0f}%, target 100%)")
+    print(f"  median settle after typing: {med(widget_settle.settle_ms):.1f} ms "
+          f"(min {min(widget_settle.settle_ms):.1f}, max {max(widget_settle.settle_ms):.1f})")
 
 
 if __name__ == "__main__":

@@ -45,9 +45,22 @@ def watcher_js() -> str:
     return (Path(__file__).parent.parent / "js" / "watcher.js").read_text(encoding="utf-8")
 
 
+# The short form runs where the init script installed the watcher (nearly everywhere); the long one carries
+# the watcher's source to a document that started without it.
+_SETTLE_JS = "(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts) : null"
+
+
 @functools.cache
-def _settle_js() -> str:
+def _install_and_settle_js() -> str:
     return "(opts) => {\n" + watcher_js() + "\nreturn window.__lookoutWatch.settle(opts);\n}"
+
+
+async def _settle_in(target: Page | PlaywrightFrame, options: dict[str, float], timeout_s: float) -> Any:
+    """Run the watcher's settle in a page or frame, installing the watcher first where it is missing."""
+    state = await asyncio.wait_for(target.evaluate(_SETTLE_JS, options), timeout=timeout_s)
+    if state is None:
+        state = await asyncio.wait_for(target.evaluate(_install_and_settle_js(), options), timeout=timeout_s)
+    return state
 
 
 @dataclass(frozen=True)
@@ -400,12 +413,12 @@ class BrowserSession:
                 return settled(False)
             try:
                 await page.wait_for_load_state("load", timeout=left_ms() or 1)
-                state = await asyncio.wait_for(page.evaluate(_settle_js(), options()), timeout=left_ms() / 1000 + 0.5)
+                state = await _settle_in(page, options(), left_ms() / 1000 + 0.5)
                 if frame is not None:
                     if not frame.is_detached():
                         # Its navigation ("context destroyed") or detachment only means it moved on.
                         with contextlib.suppress(PlaywrightError):
-                            await asyncio.wait_for(frame.evaluate(_settle_js(), options()), timeout=left_ms() / 1000 + 0.5)
+                            await _settle_in(frame, options(), left_ms() / 1000 + 0.5)
                     frame = None
             except (TimeoutError, PlaywrightError):
                 # Mostly "execution context was destroyed": a navigation started; go round again.
