@@ -11,7 +11,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from agent_core.actions.targets import ActionFailed
-from agent_core.browser.session import BrowserSession
+from agent_core.browser.session import ACTION_SETTLE_MS, BrowserSession
 from agent_core.control import cancellable
 from agent_core.errors import InvalidModelOutputError
 from agent_core.keys import UnknownKeyError, key_combo, playwright_key
@@ -148,6 +148,7 @@ async def perform_action(session: BrowserSession, action: dict[str, Any], contro
     url_before, navigations_before = page.url, session.navigations
     downloads_before = session.downloads_started
     success, error, settle = True, None, True
+    since = time.time()
     try:
         await _perform(session, page, action, control)
     except ActionFailed as exc:
@@ -157,8 +158,9 @@ async def perform_action(session: BrowserSession, action: dict[str, Any], contro
             raise session.browser_error(exc, str(action.get("type"))) from exc
         success, error = False, f"{action.get('type')} failed: {_first_line(exc)}"
     data: dict[str, Any] | None = None
+    settled = None
     if settle:
-        await session.wait_for_settle()
+        settled = await session.wait_for_settle(ACTION_SETTLE_MS, since=since)
         saved = await session.wait_for_downloads(since=downloads_before)
         if saved:
             data = {"downloads": [str(path) for path in saved]}
@@ -166,7 +168,13 @@ async def perform_action(session: BrowserSession, action: dict[str, Any], contro
         session.page is not page or session.navigations != navigations_before or session.page.url != url_before
     )
     return ActionResult(
-        success=success, error=error, data=data, navigated=navigated, duration_ms=(time.perf_counter() - started) * 1000
+        success=success,
+        error=error,
+        data=data,
+        navigated=navigated,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        settle_ms=settled.ms if settled else 0.0,
+        settled=settled.quiet if settled else True,
     )
 
 

@@ -19,7 +19,7 @@ from agent_core.changes import measure_change
 from agent_core.control import cancellable
 from agent_core.engines.base import Engine, StepTimings
 from agent_core.engines.steps import StepResult
-from agent_core.errors import StepFailedError
+from agent_core.errors import BrowserError, StepFailedError
 from agent_core.llm import LLMReply
 from agent_core.prompts import render_step_prompt
 from agent_core.scraper import ScrapeResult, scrape
@@ -185,7 +185,12 @@ class DomEngine(Engine[PageView]):
         result's data: `data["changes"]`, agent_core.changes.ChangeReport.to_data()."""
         if not result.success:
             return result
-        after = self._measured = await scrape(self.session.page, include_html=with_html)
+        try:
+            after = self._measured = await scrape(self.session.page, include_html=with_html)
+        except BrowserError:
+            # The action is done whatever happened to the page since: say so; the next step looks again
+            # (and fails there if the page crashed or closed).
+            return result
         data = result.data if isinstance(result.data, dict) else {}
         report = measure_change(
             action=before.action,

@@ -217,3 +217,33 @@ async def test_late_content_shows_up_on_a_later_scrape(site: TestSite, session) 
     button = by_line(late, "Accept quote")
     assert (await execute_action(session, late, Click(element_id=button.id))).success
     assert site.last("/delayed/accept")["fields"] == {"accepted": "yes"}
+
+
+async def test_fields_without_a_name_are_labelled_by_the_text_near_them(site: TestSite, session) -> None:
+    await session.goto(site.url("nearby/"))
+    page = await scrape(session.page)
+    # after the field in its wrapper, before it, beside it in a shared row, in the cell to its left, above it
+    for name, label in [("f1", "Genre"), ("f2", "Title"), ("f3", "Year"), ("f4", "Pages"), ("f5", "Author"),
+                        ("f6", "Publisher")]:
+        assert line_of(page, f"name={name} ").endswith(f'<input type=text name={name} label="{label}" value="">')
+    assert line_of(page, "name=f7").endswith('<input type=checkbox name=f7 label="Signed copy" value="yes">')
+    # a named field keeps its name; a button's text is its name
+    await session.goto(site.url("signup/"))
+    signup = await scrape(session.page)
+    assert line_of(signup, "name=username").endswith('<input type=text name=username label="Username" value="">')
+    assert line_of(signup, "<button").endswith("<button type=submit>Create account</button>")
+
+
+async def test_new_elements_are_marked_and_focus_is_reported(site: TestSite, session) -> None:
+    await session.goto(site.url("dead/"))
+    first = await scrape(session.page)
+    await session.page.click("#coupon")
+    await session.page.focus("#code")
+    second = await scrape(session.page)
+    new = second.new_since(first)
+    assert {second.element(i).name or second.element(i).text for i in new} == {"code", "Redeem"}
+    marked = second.marked_listing(new)
+    assert "(new) <input type=text name=code" in marked and "(new) <button" in marked
+    assert "(new)" not in second.listing and marked.count("(new)") == 2
+    assert second.focused == by_line(second, "name=code").id and first.focused is None
+    assert second.doc_token == first.doc_token
