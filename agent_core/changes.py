@@ -82,7 +82,7 @@ class ChangeReport:
             parts.append(f"focus on {self.focus}")
         if self.value is not None and self.target:
             still = "now" if self.value_changed else "still"
-            parts.append(f"{self.target} value {still} {_quoted(self.value)}")
+            parts.append(f"[{self.target}] value {still} {_quoted(self.value)}")
         if self.nothing:
             parts.insert(0, "no visible change")
         if self.busy:
