@@ -39,7 +39,8 @@ from agent_core.actions.vocabulary import (
     UploadFile,
     Wait,
 )
-from agent_core.browser.session import ACTION_SETTLE_MS, BrowserSession, validate_start_url
+from agent_core.browser.session import BrowserSession, validate_start_url
+from agent_core.browser.settle import ACTION_SETTLE_MS
 from agent_core.errors import BrowserError, InvalidTaskError
 from agent_core.keys import UnknownKeyError, key_combo
 from agent_core.scraper import Element, ScrapeResult

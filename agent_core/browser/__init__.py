@@ -2,7 +2,8 @@
 downloads, live frames, recordings.
 
 Split by seam: `launch` (finding and launching Chromium, BrowserManager), `session` (BrowserSession: pages,
-dialogs, settling, goto, screenshots), `downloads`, `screencast` (the live view). Every public name is
+dialogs, settling, goto, screenshots), `settle` (the page watcher settling observes), `downloads`,
+`screencast` (the live view). Every public name is
 importable from here.
 """
 
@@ -16,8 +17,10 @@ from agent_core.browser.launch import (
 )
 from agent_core.browser.screencast import SCREENCAST_QUALITY, FrameCallback, jpeg_size
 from agent_core.browser.session import BrowserSession, image_type, proxy_settings, validate_start_url
+from agent_core.browser.settle import ACTION_SETTLE_MS, Settled
 
 __all__ = [
+    "ACTION_SETTLE_MS",
     "CHROMIUM_ARGS",
     "CHROMIUM_ENV_VARS",
     "CHROMIUM_NAMES",
@@ -25,6 +28,7 @@ __all__ = [
     "BrowserManager",
     "BrowserSession",
     "FrameCallback",
+    "Settled",
     "find_chromium",
     "image_type",
     "jpeg_size",

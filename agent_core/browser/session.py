@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import tempfile
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,6 +21,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent_core.browser.common import first_line, unique_path
 from agent_core.browser.downloads import Downloads
 from agent_core.browser.screencast import FrameCallback, Screencast
+from agent_core.browser.settle import QUIET_MS, Settled, settle_in, watcher_js
 from agent_core.errors import BrowserError, InvalidTaskError
 from agent_core.types import BrowserConfig
 
@@ -31,45 +30,6 @@ log = logging.getLogger(__name__)
 _STREAMING_RESOURCES = frozenset({"websocket", "eventsource", "media", "manifest", "other"})
 # A request older than this is treated as a long poll, not as loading.
 _STALE_REQUEST_S = 5.0
-
-# Settling after an action is observed in the page by the watcher (agent_core/js/watcher.js): it resolves once
-# nothing the action started is pending and the DOM has been quiet for _QUIET_MS, or after the budget. The
-# expression installs the watcher first in a document that started without it (then it knows only what
-# happens from now on, which makes it the old one-turn yield plus the network).
-_QUIET_MS = 100
-ACTION_SETTLE_MS = 2000  # the cap after an action
-
-
-@functools.cache
-def watcher_js() -> str:
-    return (Path(__file__).parent.parent / "js" / "watcher.js").read_text(encoding="utf-8")
-
-
-# The short form runs where the init script installed the watcher (nearly everywhere); the long one carries
-# the watcher's source to a document that started without it.
-_SETTLE_JS = "(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts) : null"
-
-
-@functools.cache
-def _install_and_settle_js() -> str:
-    return "(opts) => {\n" + watcher_js() + "\nreturn window.__lookoutWatch.settle(opts);\n}"
-
-
-async def _settle_in(target: Page | PlaywrightFrame, options: dict[str, float], timeout_s: float) -> Any:
-    """Run the watcher's settle in a page or frame, installing the watcher first where it is missing."""
-    state = await asyncio.wait_for(target.evaluate(_SETTLE_JS, options), timeout=timeout_s)
-    if state is None:
-        state = await asyncio.wait_for(target.evaluate(_install_and_settle_js(), options), timeout=timeout_s)
-    return state
-
-
-@dataclass(frozen=True)
-class Settled:
-    """How settling went: how long it took, and whether the page was quiet (False: the budget ran out)."""
-
-    ms: float
-    quiet: bool
-
 
 def image_type(data: bytes) -> str:
     """MIME type of a screenshot from its magic bytes."""
@@ -402,7 +362,7 @@ class BrowserSession:
             # No `since`: the watcher counts from now, which waits only for the turn (and what is pending).
             return {
                 "since": since_ms if since_ms is not None else time.time() * 1000,
-                "quiet": _QUIET_MS,
+                "quiet": QUIET_MS,
                 "budget": left_ms(),
                 "idleFrom": idle_from,
             }
@@ -413,12 +373,12 @@ class BrowserSession:
                 return settled(False)
             try:
                 await page.wait_for_load_state("load", timeout=left_ms() or 1)
-                state = await _settle_in(page, options(), left_ms() / 1000 + 0.5)
+                state = await settle_in(page, options(), left_ms() / 1000 + 0.5)
                 if frame is not None:
                     if not frame.is_detached():
                         # Its navigation ("context destroyed") or detachment only means it moved on.
                         with contextlib.suppress(PlaywrightError):
-                            await _settle_in(frame, options(), left_ms() / 1000 + 0.5)
+                            await settle_in(frame, options(), left_ms() / 1000 + 0.5)
                     frame = None
             except (TimeoutError, PlaywrightError):
                 # Mostly "execution context was destroyed": a navigation started; go round again.

@@ -194,8 +194,8 @@
     return 0;
   }
   // Resolve once nothing the action started is pending (timers <= 1 s, first animation frames, fetch/XHR,
-  // finite animations) and the DOM has been quiet for `quiet` ms since the action's last change; or after
-  // `budget` ms. `since`: when the action began (a document born later counts from now: its navigation was
+  // finite animations) and for `quiet` ms neither has the DOM changed because of it nor was anything
+  // pending; or after `budget` ms. `since`: when the action began (a document born later counts from now: its navigation was
   // awaited already); `idleFrom`: the agent saw network activity end then. One task-queue turn always
   // passes first, so whatever the action's handlers scheduled as tasks has run.
   W.settle = function (opts) {
@@ -203,7 +203,7 @@
     const start = now();
     const end = start + (opts.budget || 2000);
     const since = W.started > (opts.since || 0) ? start : opts.since || start;
-    const idleFrom = opts.idleFrom || 0;
+    let idleFrom = opts.idleFrom || 0;
     return new Promise((resolve) => {
       const check = () => {
         const t = now();
@@ -213,8 +213,11 @@
           requests: pending(W.requests, since),
           animations: runningAnimations(),
         };
-        const last = Math.max(lastActivity(since), idleFrom);
         const waiting = busy.timers + busy.frames + busy.requests + busy.animations > 0;
+        // What ends something pending (a transition's transitionend, a timer's promise) comes a frame or a
+        // task later: once nothing is pending, still give it the quiet window.
+        if (waiting) idleFrom = t;
+        const last = Math.max(lastActivity(since), idleFrom);
         const calm = !waiting && (last === 0 || t - last >= quiet);
         if (calm || t >= end) {
           resolve(Object.assign({ quiet: calm, waited: t - start, changed: last > 0 }, busy));

@@ -1,0 +1,51 @@
+"""Settling by observation: the page watcher (agent_core/js/watcher.js) and the call that asks it whether the
+page is quiet. BrowserSession.wait_for_settle drives it together with its own view of the network."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Frame as PlaywrightFrame
+from playwright.async_api import Page
+
+# Settling after an action is observed in the page by the watcher (agent_core/js/watcher.js): it resolves once
+# nothing the action started is pending and the DOM has been quiet for QUIET_MS, or after the budget. The
+# expression installs the watcher first in a document that started without it (then it knows only what
+# happens from now on, which makes it the old one-turn yield plus the network).
+QUIET_MS = 100
+ACTION_SETTLE_MS = 2000  # the cap after an action
+
+
+@functools.cache
+def watcher_js() -> str:
+    return (Path(__file__).parent.parent / "js" / "watcher.js").read_text(encoding="utf-8")
+
+
+# The short form runs where the init script installed the watcher (nearly everywhere); the long one carries
+# the watcher's source to a document that started without it.
+_SETTLE_JS = "(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts) : null"
+
+
+@functools.cache
+def _install_and_settle_js() -> str:
+    return "(opts) => {\n" + watcher_js() + "\nreturn window.__lookoutWatch.settle(opts);\n}"
+
+
+async def settle_in(target: Page | PlaywrightFrame, options: dict[str, float], timeout_s: float) -> Any:
+    """Run the watcher's settle in a page or frame, installing the watcher first where it is missing."""
+    state = await asyncio.wait_for(target.evaluate(_SETTLE_JS, options), timeout=timeout_s)
+    if state is None:
+        state = await asyncio.wait_for(target.evaluate(_install_and_settle_js(), options), timeout=timeout_s)
+    return state
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How settling went: how long it took, and whether the page was quiet (False: the budget ran out)."""
+
+    ms: float
+    quiet: bool
