@@ -334,8 +334,8 @@ class BrowserSession:
     ) -> Settled:
         """Wait until the active page has loaded and is quiet, at most `timeout_ms`; say how it went.
 
-        Observed, never a fixed sleep: load state, then the page's watcher (agent_core/js/watcher.js) waits
-        until nothing started since `since` is pending (timers up to 1 s, animation frames, fetch/XHR,
+        Observed, never a fixed sleep: the page's watcher (agent_core/js/watcher.js) waits for the load
+        event, then until nothing started since `since` is pending (timers up to 1 s, animation frames, fetch/XHR,
         finite CSS animations) and the DOM has been quiet for 100 ms after the last change those made; then
         no request started since `since` may still be in flight. A page where nothing happened pays one
         round trip. `since`: when the action began (time.time(), seconds); None after a navigation of our
@@ -372,7 +372,10 @@ class BrowserSession:
             if self._closed or page.is_closed() or page in self._crashed:
                 return settled(False)
             try:
-                await page.wait_for_load_state("load", timeout=left_ms() or 1)
+                if failures:
+                    # A navigation got in the way: the next document's load first (the watcher waits for it
+                    # too, but only once it exists).
+                    await page.wait_for_load_state("load", timeout=left_ms() or 1)
                 state = await settle_in(page, options(), left_ms() / 1000 + 0.5)
                 if frame is not None:
                     if not frame.is_detached():

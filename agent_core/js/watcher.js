@@ -208,12 +208,13 @@
       const check = () => {
         const t = now();
         const busy = {
+          loading: document.readyState === "complete" ? 0 : 1, // the load event (images, frames) is awaited
           timers: pending(W.timers, since),
           frames: pending(W.frames, since),
           requests: pending(W.requests, since),
           animations: runningAnimations(),
         };
-        const waiting = busy.timers + busy.frames + busy.requests + busy.animations > 0;
+        const waiting = busy.loading + busy.timers + busy.frames + busy.requests + busy.animations > 0;
         // What ends something pending (a transition's transitionend, a timer's promise) comes a frame or a
         // task later: once nothing is pending, still give it the quiet window.
         if (waiting) idleFrom = t;
