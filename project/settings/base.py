@@ -193,6 +193,9 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 LOOKOUT_MODEL = env.str("LOOKOUT_MODEL", default="gpt-4o")
 LOOKOUT_EXTRACTION_MODEL = env.str("LOOKOUT_EXTRACTION_MODEL", default="") or None
 LOOKOUT_CUA_MODEL = env.str("LOOKOUT_CUA_MODEL", default="computer-use-preview")
+# The models a task may name (the new-task form offers them as a list): comma-separated; by default the
+# dom and cua engines' defaults. Anything else is refused at task creation.
+LOOKOUT_MODELS = env.list("LOOKOUT_MODELS", default=[]) or list(dict.fromkeys([LOOKOUT_MODEL, LOOKOUT_CUA_MODEL]))
 LOOKOUT_LLM_TIMEOUT = env.float("LOOKOUT_LLM_TIMEOUT", default=60.0)
 LOOKOUT_CHROMIUM = env.str("LOOKOUT_CHROMIUM", default="") or shutil.which("chromium") or None
 LOOKOUT_HEADLESS = env.bool("LOOKOUT_HEADLESS", default=True)
