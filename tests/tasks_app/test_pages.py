@@ -55,7 +55,9 @@ def test_bootstrap_creates_admin_once(tmp_path, capsys, settings):
     assert len(password) >= 16 and (first.password_file.stat().st_mode & 0o777) == 0o600
     from django.contrib.auth import authenticate
 
-    user = authenticate(username="admin", password=password)
+    from django.test import RequestFactory
+
+    user = authenticate(RequestFactory().post("/login/"), username="admin", password=password)  # axes needs the request
     assert user is not None and user.is_superuser
     assert Membership.objects.get(user=user).role == "admin"
     again = bootstrap_first_run(var_dir=tmp_path)
