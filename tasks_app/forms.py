@@ -111,7 +111,11 @@ class TaskForm(forms.Form):
         self.fields["max_steps"].help_text = f"Up to {limit} in this organization."
         model_field = self.fields["model"]
         assert isinstance(model_field, forms.ChoiceField)
-        model_field.choices = [("", "Server default"), *((name, name) for name in allowed_models())]
+        choices = [("", "Server default"), *((name, name) for name in allowed_models())]
+        earlier = self.initial.get("model")  # "Run again" of a task whose model is no longer offered: show it,
+        if earlier and earlier not in allowed_models():  # and let the service say why it is refused
+            choices.append((earlier, f"{earlier} (no longer offered)"))
+        model_field.choices = choices
         model_field.help_text = (
             f"Server default: {settings.LOOKOUT_MODEL} for dom, {settings.LOOKOUT_CUA_MODEL} for cua."
         )

@@ -274,13 +274,15 @@ LOOKOUT_LOGIN_FAILURE_LIMIT = env.int("LOOKOUT_LOGIN_FAILURE_LIMIT", default=5)
 LOOKOUT_LOGIN_COOLOFF_MINUTES = env.float("LOOKOUT_LOGIN_COOLOFF_MINUTES", default=15.0)
 if LOOKOUT_LOGIN_FAILURE_LIMIT < 1 or LOOKOUT_LOGIN_COOLOFF_MINUTES <= 0:
     raise ConfigError("LOOKOUT_LOGIN_FAILURE_LIMIT must be at least 1 and LOOKOUT_LOGIN_COOLOFF_MINUTES above 0")
-AXES_FAILURE_LIMIT = LOOKOUT_LOGIN_FAILURE_LIMIT + 1  # axes refuses the attempt that reaches its limit
+# The attempt that makes the 5th failure already answers with the lockout page; the 6th is refused unchecked.
+AXES_FAILURE_LIMIT = LOOKOUT_LOGIN_FAILURE_LIMIT
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account, and per address
 AXES_COOLOFF_TIME = timedelta(minutes=LOOKOUT_LOGIN_COOLOFF_MINUTES)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # one line per lockout, not three per login
 # Behind a reverse proxy every login comes from the proxy's address: name how many proxies append to
 # X-Forwarded-For so the address counted is the client's.
 LOOKOUT_PROXY_COUNT = env.int("LOOKOUT_PROXY_COUNT", default=0)
