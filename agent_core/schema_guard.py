@@ -34,8 +34,8 @@ import regex
 from jsonschema import ValidationError
 
 try:  # the parser behind `re`; public as sre_parse before Python 3.11
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
     from re import _constants as sre_constants  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
     import sre_constants  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.conf import settings
 
 from tasks_app.events import frames_group, task_group
 from tasks_app.selectors import events_after, task_for_user

@@ -9,7 +9,13 @@ import jsonschema
 import pytest
 
 from agent_core import schema_guard
-from agent_core.schema_guard import SchemaTimeoutError, pattern_problem, schema_patterns, unsafe_patterns, validate_instance
+from agent_core.schema_guard import (
+    SchemaTimeoutError,
+    pattern_problem,
+    schema_patterns,
+    unsafe_patterns,
+    validate_instance,
+)
 
 CATASTROPHIC = [r"^(a+)+$", r"^(a|aa)+$", r"^(a|a)+$", r"^(\w+\s?)+$", r"(x+x+)+y", r"^(\d{1,3})+$", r"^([a-z]+ ?)*$", r"(.*a){20}"]
 SAFE = [

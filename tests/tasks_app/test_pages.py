@@ -54,7 +54,6 @@ def test_bootstrap_creates_admin_once(tmp_path, capsys, settings):
     password = first.password_file.read_text().strip()
     assert len(password) >= 16 and (first.password_file.stat().st_mode & 0o777) == 0o600
     from django.contrib.auth import authenticate
-
     from django.test import RequestFactory
 
     user = authenticate(RequestFactory().post("/login/"), username="admin", password=password)  # axes needs the request
