@@ -221,3 +221,13 @@ async def test_origin_behind_a_tls_proxy(task, operator, settings):
     trusted = origin_comm(task, operator, "https://lookout.example.test", "lookout.example.test")
     assert (await trusted.connect())[0]
     await trusted.disconnect()
+
+
+async def test_what_a_client_sends_is_ignored_even_when_hostile(task, operator):
+    comm = communicator(task, operator)
+    assert (await comm.connect())[0]
+    await comm.send_to(text_data="[" * 100_000)  # never parsed: no RecursionError, the socket stays up
+    await comm.send_to(bytes_data=b"\x00" * 10)
+    await sync_to_async(add_events)(task, 1)
+    assert (await comm.receive_json_from(timeout=3))["seq"] == 1
+    await comm.disconnect()
