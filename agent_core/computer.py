@@ -10,8 +10,8 @@ from typing import Any, Literal
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
-from agent_core.actions import ActionFailed
-from agent_core.browser import BrowserSession
+from agent_core.actions.targets import ActionFailed
+from agent_core.browser.session import BrowserSession
 from agent_core.control import cancellable
 from agent_core.errors import InvalidModelOutputError
 from agent_core.keys import UnknownKeyError, key_combo, playwright_key

@@ -44,3 +44,29 @@ class RunTerminatedError(AgentError):
 
 class RetryStepRequested(AgentError):
     """An operator asked to drop the current plan and ask the model again from the current page."""
+
+
+class EgressDenied(AgentError):
+    """The egress policy refused a URL or address (a private, loopback, link-local or metadata address, a
+    name resolving to one, or a scheme that may not be fetched).
+
+    Not a StepFailedError on purpose: retrying the same fetch cannot help, so callers translate it where
+    they know what it means (a refused start URL fails the task; a refused action fails that action and
+    the model reads the reason). `reason` is the part after the prefix, `kind` the classifier's word
+    ("private", "metadata", "scheme", ...), `url` what was asked for when known.
+    """
+
+    def __init__(self, reason: str, *, kind: str = "", url: str = "") -> None:
+        super().__init__(f"blocked by the egress policy: {reason}")
+        self.reason = reason
+        self.kind = kind
+        self.url = url
+
+
+class FetchError(AgentError):
+    """A server-side fetch (an upload's file_url, a webhook) failed: connection, TLS, timeout, too many
+    redirects, or a bad redirect. Policy refusals raise EgressDenied instead."""
+
+
+class ResponseTooLarge(FetchError):
+    """A server-side fetch returned more than the caller's `max_bytes`."""

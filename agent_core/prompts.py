@@ -1,4 +1,5 @@
-"""The prompts sent to the model: the dom engine's step prompt and the extraction prompt (Jinja2 templates).
+"""The prompts sent to the model: the dom engine's step prompt, the cua engine's goal message and the extraction
+prompt (Jinja2 templates).
 
 The templates live in `agent_core/prompts/*.j2`. Task-constant text comes first in each message and what
 changes per step last, so providers that cache prompt prefixes can reuse most of it across steps.
@@ -16,7 +17,13 @@ import jinja2
 
 from agent_core.types import TaskSpec
 
-__all__ = ["PAGE_TEXT_LIMIT", "render_extraction_prompt", "render_step_prompt", "render_template"]
+__all__ = [
+    "PAGE_TEXT_LIMIT",
+    "render_cua_goal",
+    "render_extraction_prompt",
+    "render_step_prompt",
+    "render_template",
+]
 
 PAGE_TEXT_LIMIT = 30_000  # characters of visible page text sent for extraction
 _HISTORY_KEYS = ("step", "action_type", "element_id", "reasoning", "success", "error")
@@ -66,6 +73,21 @@ def render_step_prompt(
         element_listing=element_listing.rstrip(),
     )
     return system, user
+
+
+def render_cua_goal(*, spec: TaskSpec, current_url: str) -> str:
+    """The cua engine's opening user message: the task, its data and what to report, for the page at
+    `current_url`. Unlike the other prompts it carries no trailing newline."""
+    schema = spec.extracted_information_schema
+    return render_template(
+        "cua_goal.j2",
+        current_url=current_url,
+        navigation_goal=spec.navigation_goal.strip()
+        or "(no navigation needed: answer from what the page shows)",
+        navigation_payload=_payload_text(spec.navigation_payload),
+        data_extraction_goal=spec.data_extraction_goal.strip(),
+        schema=json.dumps(schema, ensure_ascii=False) if schema is not None else None,
+    ).rstrip("\n")
 
 
 def render_extraction_prompt(

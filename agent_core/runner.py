@@ -1,6 +1,6 @@
 """The run loop's entry point: validate the spec, open a browser session, run the chosen engine, close up.
 
-`run_task` is the one coroutine every host calls (Celery job, in-process runner, CLI, tests). It never
+`run_agent` is the one coroutine every host calls (Celery job, in-process runner, CLI, tests). It never
 raises for a run that went wrong: every ending becomes a RunOutcome, and final artifacts are handed to the
 hooks however the run ended.
 """
@@ -11,8 +11,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from agent_core.browser import BrowserManager, BrowserSession, image_type, validate_start_url
+from agent_core.browser.launch import BrowserManager
+from agent_core.browser.session import BrowserSession, image_type, validate_start_url
 from agent_core.errors import AgentError, InvalidTaskError, RunTerminatedError, StepFailedError
 from agent_core.llm import OpenAIClient
 from agent_core.recording import mask_recordings, secret_strings
@@ -29,6 +31,9 @@ from agent_core.types import (
     RunStatus,
     TaskSpec,
 )
+
+if TYPE_CHECKING:
+    from agent_core.engines import base as engines
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +54,7 @@ def validate_spec(spec: TaskSpec) -> None:
         raise InvalidTaskError("max_steps must be at least 1")
 
 
-async def run_task(
+async def run_agent(
     spec: TaskSpec,
     *,
     browser: BrowserManager,
@@ -66,7 +71,7 @@ async def run_task(
     except InvalidTaskError as exc:
         return RunOutcome(status=RunStatus.FAILED, failure_reason=str(exc))
     session: BrowserSession | None = None
-    engine = None
+    engine: engines.Engine[Any] | None = None
     try:
         session = await browser.new_session(config=browser_config, on_frame=hooks.frame)
         await hooks.browser_ready(session)
@@ -96,7 +101,7 @@ async def run_task(
     finally:
         if session is not None:
             # Runs to the end even when the run is being cancelled (a worker shutting down): the recordings
-            # are stored before run_task returns or re-raises, so the host may delete their folder after.
+            # are stored before run_agent returns or re-raises, so the host may delete their folder after.
             await _despite_cancellation(_close_session(session, hooks, secrets=secret_strings(spec.navigation_payload)))
 
 

@@ -27,18 +27,13 @@ import string
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import jsonschema
 import regex
 from jsonschema import ValidationError
-
-try:  # the parser behind `re`; public as sre_parse before Python 3.11
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
 
 MAX_PATTERNS = 200  # patterns per schema
 MAX_PATTERN_LENGTH = 1000
@@ -113,6 +108,8 @@ def schema_patterns(schema: Any) -> Iterator[tuple[str, str]]:
 
 # ---- the static check: a repeat inside a repeat that can end where the next round starts ------------
 
+# re._parser / re._constants (sre_parse before Python 3.11) are private, but the only parser of Python's
+# regex dialect; they are only read here.
 _REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}
 if hasattr(sre_constants, "POSSESSIVE_REPEAT"):
     _REPEATS.add(sre_constants.POSSESSIVE_REPEAT)
@@ -374,7 +371,7 @@ def _bounded_validator(schema: Any, deadline: float) -> Any:
                 verb = "was" if len(extras) == 1 else "were"
                 yield ValidationError(f"Additional properties are not allowed ({shown} {verb} unexpected)")
 
-    return jsonschema.validators.extend(
+    return jsonschema.validators.extend(  # type: ignore[no-untyped-call]
         base,
         {"pattern": pattern, "patternProperties": pattern_properties, "additionalProperties": additional_properties},
     )

@@ -101,7 +101,8 @@ async def frames_round(port: int, org, user, cookie: str, seconds: float) -> tup
 
     from agent_core.browser import BrowserManager
     from tasks_app import services
-    from tasks_app.agent_bridge import browser_config, execute_task
+    from tasks_app.runs.config import browser_config
+    from tasks_app.runs.execute import execute_task
     from tests.fakes.openai_server import FakeOpenAIServer, reply_json
     from tests.sites.server import TestSite
 

@@ -45,7 +45,7 @@ def instant_model(steps: int):
 
 async def bare_floor(manager: BrowserManager, url: str, rounds: int) -> list[float]:
     """One bare screenshot plus one bare scrape (the scraper's single page.evaluate) per sample."""
-    from agent_core.dom import scrape
+    from agent_core.scraper import scrape
 
     session = await manager.new_session()
     await session.goto(url)

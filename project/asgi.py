@@ -1,6 +1,6 @@
 """ASGI entry point: Django for HTTP, Channels for websockets (session auth, same-origin check: project.origin).
 
-The wrapper records the server's event loop for the in-process runner (see tasks_app.inprocess).
+The wrapper records the server's event loop for the in-process runner (see tasks_app.runs.inprocess).
 """
 
 import asyncio
@@ -16,13 +16,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from project.origin import SameOriginValidator  # noqa: E402
-from tasks_app import inprocess  # noqa: E402
 from tasks_app.routing import websocket_urlpatterns  # noqa: E402
+from tasks_app.runs import inprocess  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # scheme, host and port
+        # the origin check compares scheme, host and port (project.origin)
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
     }
 )
 

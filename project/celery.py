@@ -1,4 +1,4 @@
-"""The Celery app: Redis broker from settings, jobs discovered in each app's `jobs` module."""
+"""The Celery app: Redis broker from settings, jobs discovered in `tasks_app.runs.jobs`."""
 
 import os
 
@@ -8,4 +8,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
 
 app = Celery("lookout")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(related_name="jobs")
+app.autodiscover_tasks(related_name="runs.jobs")

@@ -8,7 +8,7 @@ shows or can be pointed at. Task actions call the same services as the dashboard
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -31,6 +31,8 @@ from tasks_app.models import (
 )
 
 User = get_user_model()
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as AuthUser
 
 
 def admin_org_ids(request: HttpRequest) -> set[int]:
@@ -38,7 +40,7 @@ def admin_org_ids(request: HttpRequest) -> set[int]:
     cached = getattr(request, "_lookout_admin_orgs", None)
     if cached is None:
         cached = set(
-            Membership.objects.filter(user=request.user, role=Membership.Role.ADMIN).values_list(
+            Membership.objects.filter(user_id=request.user.pk or 0, role=Membership.Role.ADMIN).values_list(
                 "organization_id", flat=True
             )
         )
@@ -162,9 +164,8 @@ class MembershipAdmin(OrgScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if obj.role == Membership.Role.ADMIN and not obj.user.is_staff:
-            obj.user.is_staff = True
-            obj.user.save(update_fields=["is_staff"])
+        if obj.role == Membership.Role.ADMIN:
+            services.grant_admin_site_access(user=obj.user)
 
 
 @admin.register(ApiKey)
@@ -184,7 +185,7 @@ class ApiKeyAdmin(OrgScopedAdmin):
             super().save_model(request, obj, form, change)
             return
         key, raw = services.create_api_key(
-            organization=obj.organization, name=obj.name, role=obj.role, created_by=request.user
+            organization=obj.organization, name=obj.name, role=obj.role, created_by=cast("AuthUser", request.user)
         )
         obj.pk, obj.prefix, obj.hashed_key = key.pk, key.prefix, key.hashed_key
         messages.warning(request, f"New API key (copy it now, it is not shown again): {raw}")
@@ -201,7 +202,7 @@ class StepInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["order", "retry_index", "status", "error", "input_tokens", "output_tokens", "started_at", "finished_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # the stubs widen `fields` to nested sequences
     show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -265,7 +266,7 @@ class ActionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["index", "action_type", "element_id", "reasoning", "success", "error"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # the stubs widen `fields` to nested sequences
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -16,8 +16,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.conf import settings
 
+from tasks_app.access import task_for_user
 from tasks_app.events import frames_group, task_group
-from tasks_app.selectors import events_after, task_for_user
+from tasks_app.selectors.events import events_after
+from tasks_app.services import live_view
 from tasks_app.services.events import event_payload
 
 TAIL_SECONDS = 3.0
@@ -58,7 +60,7 @@ class AccessRecheck:
     """Mixin for task sockets: re-check access every LOOKOUT_WS_RECHECK_SECONDS, close when it is gone."""
 
     task_id: Any
-    scope: dict[str, Any]
+    scope: Any
 
     def start_access_recheck(self) -> None:
         self.recheck = asyncio.ensure_future(self._recheck_access())
@@ -155,8 +157,6 @@ class FramesConsumer(AccessRecheck, AsyncWebsocketConsumer):
             return
         self.group = frames_group(self.task_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        from tasks_app import live_view
-
         await live_view.viewer_joined(self.task_id)
         self.counted = True
         await self.accept()
@@ -167,8 +167,6 @@ class FramesConsumer(AccessRecheck, AsyncWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if getattr(self, "counted", False):
-            from tasks_app import live_view
-
             await live_view.viewer_left(self.task_id)
 
     async def live_frame(self, message: dict[str, Any]) -> None:

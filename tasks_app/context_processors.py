@@ -14,7 +14,7 @@ def lookout(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"model_configured": bool(settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL)}
-    from tasks_app.selectors import organizations_for
+    from tasks_app.access import organizations_for
 
     return {
         "current_org": current_organization(request),

@@ -1,28 +1,14 @@
-"""Websocket event payloads and the one helper that publishes them to a task's channel-layer group."""
+"""Websocket event payloads (one TypedDict per event type) and the one helper that publishes them to a
+task's channel-layer group."""
 
-from __future__ import annotations
 
 import logging
-from typing import Any, Literal, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
-
-EventType = Literal[
-    "task.status",
-    "step.started",
-    "step.finished",
-    "llm.delta",
-    "llm.response",
-    "action.started",
-    "action.finished",
-    "artifact.created",
-    "approval.pending",
-    "approval.resolved",
-    "recording.unavailable",
-]
 
 
 class TimelineEvent(TypedDict):
@@ -32,6 +18,134 @@ class TimelineEvent(TypedDict):
     type: str
     ts: str
     data: dict[str, Any]
+
+
+# ---- the `data` of each event type --------------------------------------------------------------
+
+
+class SafetyCheckData(TypedDict):
+    id: str
+    code: str
+    message: str
+
+
+class TaskStatusData(TypedDict):
+    status: str
+    failure_reason: str
+    by: NotRequired[str]
+    retry_step: NotRequired[bool]
+    requeued: NotRequired[bool]
+    reason: NotRequired[str]
+
+
+class StepStartedData(TypedDict):
+    step_id: int
+    order: int
+    retry_index: int
+    url: str
+
+
+class StepFinishedData(TypedDict):
+    step_id: int
+    order: int
+    retry_index: int
+    success: bool
+    error: str | None
+    input_tokens: int
+    output_tokens: int
+    cost: str
+    duration_ms: int
+
+
+class LLMDeltaData(TypedDict):
+    order: int
+    retry_index: int
+    text: str
+
+
+class LLMResponseData(TypedDict):
+    step_id: int | None
+    order: int
+    retry_index: int
+    parsed: Any
+    raw: str | None
+    input_tokens: int
+    output_tokens: int
+
+
+class ActionStartedData(TypedDict):
+    action_id: int
+    step_id: int
+    index: int
+    action: dict[str, Any]
+
+
+class ActionFinishedData(TypedDict):
+    action_id: int | None
+    step_id: int
+    index: int
+    action_type: str | None
+    success: bool
+    error: str | None
+    navigated: bool
+    data: Any
+    duration_ms: int
+
+
+class ArtifactCreatedData(TypedDict):
+    id: int
+    kind: str
+    name: str
+    content_type: str
+    size: int
+    step_id: int | None
+    action_id: int | None
+    url: str
+    thumbnail_url: str | None
+
+
+class ApprovalPendingData(TypedDict):
+    checks: list[SafetyCheckData]
+
+
+class ApprovalResolvedData(TypedDict):
+    approved: bool
+    checks: list[SafetyCheckData]
+    by: str
+
+
+class RecordingUnavailableData(TypedDict):
+    recording: str
+    reason: str
+
+
+EVENT_DATA: dict[str, type] = {
+    "task.status": TaskStatusData,
+    "step.started": StepStartedData,
+    "step.finished": StepFinishedData,
+    "llm.delta": LLMDeltaData,
+    "llm.response": LLMResponseData,
+    "action.started": ActionStartedData,
+    "action.finished": ActionFinishedData,
+    "artifact.created": ArtifactCreatedData,
+    "approval.pending": ApprovalPendingData,
+    "approval.resolved": ApprovalResolvedData,
+    "recording.unavailable": RecordingUnavailableData,
+}
+"""Every event type and the TypedDict its `data` follows (checked in tests against stored events)."""
+
+EventData = (
+    TaskStatusData
+    | StepStartedData
+    | StepFinishedData
+    | LLMResponseData
+    | ActionStartedData
+    | ActionFinishedData
+    | ArtifactCreatedData
+    | ApprovalPendingData
+    | ApprovalResolvedData
+    | RecordingUnavailableData
+)
 
 
 def task_group(task_id: object) -> str:
@@ -45,10 +159,6 @@ def frames_group(task_id: object) -> str:
 def control_group(task_id: object) -> str:
     """The group a running agent listens on, so operator requests wake it at once."""
     return f"control-{task_id}"
-
-
-def org_group(org_id: object) -> str:
-    return f"org-{org_id}"
 
 
 def publish(group: str, message_type: str, payload: dict[str, Any]) -> None:

@@ -94,6 +94,14 @@ class Task(models.Model):
     FINAL_STATUSES = frozenset({"completed", "failed", "terminated", "canceled", "timed_out"})
     ACTIVE_STATUSES = frozenset({"running", "paused", "awaiting_approval"})
 
+    class StopCause(models.TextChoices):
+        """Who stopped a run that did not end on its own: kept as data, so the wording of a
+        failure_reason can change without changing what the run (or an API mapping) does."""
+
+        NONE = "", "-"
+        OPERATOR = "operator", "Stopped by an operator"
+        SAFETY_CHECK_DENIED = "safety_check_denied", "Safety check denied by an operator"
+
     class Engine(models.TextChoices):
         DOM = "dom", "DOM (chat model + element ids)"
         CUA = "cua", "Computer use (OpenAI Responses)"
@@ -119,6 +127,7 @@ class Task(models.Model):
     # the outcome
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
     failure_reason = models.TextField(blank=True)
+    stop_cause = models.CharField(max_length=30, choices=StopCause.choices, default=StopCause.NONE, blank=True)
     extracted_information = models.JSONField(null=True, blank=True)
     errors = models.JSONField(default=list, blank=True)
     input_tokens = models.PositiveBigIntegerField(default=0)

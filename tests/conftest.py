@@ -88,5 +88,6 @@ def superuser(db):
 
 
 # Fixtures of the fakes and local sites (real HTTP servers on 127.0.0.1), for every test package.
+from tests.fakes.hosts import loopback, loopback2  # noqa: E402, F401
 from tests.fakes.openai_server import fake_openai  # noqa: E402, F401
 from tests.sites.server import site, site_server  # noqa: E402, F401

@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import mimetypes
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent_core.computer import parse_action, perform_action, viewport_size
 from agent_core.control import cancellable
-from agent_core.dom import scrape
 from agent_core.engines.base import Engine
 from agent_core.engines.steps import StepResult
-from agent_core.errors import (
-    InvalidModelOutputError,
-    LLMError,
-    RetryStepRequested,
-    RunTerminatedError,
-    StepFailedError,
-)
-from agent_core.extraction import extract
+from agent_core.errors import InvalidModelOutputError, LLMError, StepFailedError
 from agent_core.llm import LLMReply, image_data_url
-from agent_core.types import (
-    ActionFinished,
-    ActionStarted,
-    ArtifactKind,
-    ArtifactOut,
-    LLMDelta,
-    LLMResponse,
-    SafetyCheck,
-    StepFinished,
-    StepRef,
-    StepStarted,
-    Usage,
-)
+from agent_core.prompts import render_cua_goal
+from agent_core.types import ArtifactKind, SafetyCheck, StepRef
 
 __all__ = ["ComputerCall", "CuaEngine", "ModelTurn", "parse_turn"]
 
@@ -155,7 +135,7 @@ class _Answer:
     screenshot: bytes | None = None  # None: the fresh screenshot taken for the next turn
 
 
-class CuaEngine(Engine):
+class CuaEngine(Engine[list[dict[str, Any]]]):
     """One run of the computer-use loop. Each model turn is a step.
 
     Turns chain with `previous_response_id`; only the newest input (the first turn's goal and screenshot,
@@ -174,104 +154,43 @@ class CuaEngine(Engine):
         self._turns: list[list[dict[str, Any]]] = []  # per good response: its output items, then our answers
         self._pending: list[_Answer] = []
 
+    # ---- one step: observe, ask, act (Engine._step runs them) ------------------------------------------
 
-    # ---- one step ---------------------------------------------------------------------------------------
-
-    async def _artifact(
-        self,
-        step: StepRef,
-        kind: ArtifactKind,
-        data: bytes,
-        content_type: str,
-        name: str,
-        action_index: int | None = None,
-    ) -> None:
-        await self.hooks.artifact(
-            ArtifactOut(kind=kind, data=data, content_type=content_type, name=name, step=step, action_index=action_index)
-        )
-
-    async def _step(self, step: StepRef) -> StepResult:
-        started = time.perf_counter()
-        step_usage = Usage()
-        recorded = False
-
-        async def finish(success: bool, error: str | None = None) -> None:
-            await self.hooks.step_finished(
-                StepFinished(
-                    step=step,
-                    success=success,
-                    error=error,
-                    usage=step_usage,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                )
-            )
-
-        await self.hooks.step_started(StepStarted(step=step, url=self.session.page.url))
-        try:
-            await self.control.checkpoint()
+    async def observe(self, step: StepRef) -> list[dict[str, Any]]:
+        """A fresh screenshot, and the items this turn adds to the conversation."""
+        with self._timed("screenshot"):
             shot = await self.session.screenshot()
-            url = self.session.page.url
-            name = f"step-{step.order}{_extension(shot)}"
-            await self._artifact(step, ArtifactKind.SCREENSHOT_LLM, shot, _image_type(shot), name)
-            new_items = self._new_input(shot, url)
-            await self.control.checkpoint()
-            reply = await self._ask(new_items)
-            step_usage = step_usage + reply.usage
-            self.usage = self.usage + reply.usage
-            await self._record_reply(step, reply)
-            recorded = True
-            turn = parse_turn(reply.parsed)
-            if turn.calls:
-                self._commit(new_items, turn)
-                result = await self._run_calls(step, turn)
-            else:
-                # Not committed: if extraction fails, the retry asks again from the last good input.
-                self.final_answer = turn.message
-                if self.spec.data_extraction_goal:
-                    step_usage = step_usage + await self._extract(step, turn.message)
-                result = StepResult(kind="complete")
-        except RetryStepRequested:
-            await finish(False, "an operator asked to retry this step")
-            return StepResult(kind="operator_retry")
-        except RunTerminatedError as exc:
-            await finish(False, exc.reason)
-            raise
-        except StepFailedError as exc:
-            if exc.raw is not None and not recorded:
-                await self._artifact(step, ArtifactKind.LLM_RESPONSE, exc.raw.encode(), "text/plain", "response.txt")
-            await finish(False, str(exc))
-            return StepResult(kind="failed", error=str(exc))
-        if result.kind == "denied":
-            await finish(False, result.error)
-        else:
-            await finish(True)
-        return result
+        url = self.session.page.url
+        await self._screenshot_artifact(step, ArtifactKind.SCREENSHOT_LLM, shot, f"step-{step.order}")
+        return self._new_input(shot, url)
+
+    async def ask(self, step: StepRef, observation: list[dict[str, Any]]) -> LLMReply:
+        body = self._request(observation)
+        try:
+            return await cancellable(self.control, self.llm.responses_create(**body))
+        except LLMError as exc:
+            if "previous_response_id" not in body or "previous_response_id" not in str(exc):
+                raise
+            # The endpoint keeps no responses (or never did): carry the conversation ourselves from now on.
+            log.warning("model endpoint does not know response %s; replaying the conversation instead", self._previous_id)
+            self.replaying = True
+            return await cancellable(self.control, self.llm.responses_create(**self._request(observation)))
+
+    async def act(self, step: StepRef, observation: list[dict[str, Any]], reply: LLMReply) -> StepResult:
+        turn = parse_turn(reply.parsed)
+        if not turn.calls:
+            # Not committed: if extraction fails, the retry asks again from the last good input.
+            self.final_answer = turn.message
+            return StepResult(kind="complete", answer=turn.message)
+        self._commit(observation, turn)
+        return await self._run_calls(step, turn)
+
+    def reply_reasoning(self, reply: LLMReply) -> str:
+        parsed = reply.parsed if isinstance(reply.parsed, dict) else None
+        output = parsed.get("output") if parsed is not None else None
+        return _reasoning_text(output if isinstance(output, list) else [])
 
     # ---- the conversation -------------------------------------------------------------------------------
-
-    def _goal_text(self, url: str) -> str:
-        spec = self.spec
-        lines = [
-            "You are operating a web browser for a user, through the computer tool. "
-            f"The browser shows {url}.",
-            "",
-            f"Task: {spec.navigation_goal.strip() or '(no navigation needed: answer from what the page shows)'}",
-        ]
-        payload = spec.navigation_payload
-        if payload not in (None, "", {}, []):
-            text = payload.strip() if isinstance(payload, str) else json.dumps(payload, indent=2, ensure_ascii=False)
-            lines += ["", "Data to use (fill forms with it where asked):", text]
-        if spec.data_extraction_goal.strip():
-            lines += ["", f"Information to find and report in your final answer: {spec.data_extraction_goal.strip()}"]
-            if spec.extracted_information_schema is not None:
-                schema = json.dumps(spec.extracted_information_schema, ensure_ascii=False)
-                lines.append(f"It will be stored as JSON following this schema: {schema}")
-        lines += [
-            "",
-            "Do not ask for confirmation: carry the task out. When it is done (or cannot be done), stop using "
-            "the computer and reply with a short final answer saying what you did and what you found.",
-        ]
-        return "\n".join(lines)
 
     def _new_input(self, shot: bytes, url: str) -> list[dict[str, Any]]:
         """The items this turn adds to the conversation: the goal message first, then call outputs."""
@@ -281,7 +200,7 @@ class CuaEngine(Engine):
                 {
                     "role": "user",
                     "content": [
-                        {"type": "input_text", "text": self._goal_text(url)},
+                        {"type": "input_text", "text": render_cua_goal(spec=self.spec, current_url=url)},
                         {"type": "input_image", "image_url": image},
                     ],
                 }
@@ -353,18 +272,6 @@ class CuaEngine(Engine):
         goal = [_without_images(item) if budget <= 0 else item for item in first]
         return [*goal, *(item for turn in kept for item in turn)]
 
-    async def _ask(self, new_items: list[dict[str, Any]]) -> LLMReply:
-        body = self._request(new_items)
-        try:
-            return await cancellable(self.control, self.llm.responses_create(**body))
-        except LLMError as exc:
-            if "previous_response_id" not in body or "previous_response_id" not in str(exc):
-                raise
-            # The endpoint keeps no responses (or never did): carry the conversation ourselves from now on.
-            log.warning("model endpoint does not know response %s; replaying the conversation instead", self._previous_id)
-            self.replaying = True
-            return await cancellable(self.control, self.llm.responses_create(**self._request(new_items)))
-
     def _commit(self, new_items: list[dict[str, Any]], turn: ModelTurn) -> None:
         """Make `turn` the last good response: the next request answers its calls."""
         if self._first_input is None:
@@ -374,18 +281,6 @@ class CuaEngine(Engine):
         self._turns.append(list(turn.output))
         self._previous_id = turn.response_id
         self._pending = [_Answer(call_id=call.call_id) for call in turn.calls]
-
-    async def _record_reply(self, step: StepRef, reply: LLMReply) -> None:
-        await self._artifact(
-            step, ArtifactKind.LLM_REQUEST, json.dumps(reply.request).encode(), "application/json", "request.json"
-        )
-        await self._artifact(step, ArtifactKind.LLM_RESPONSE, reply.raw.encode(), "application/json", "response.json")
-        parsed = reply.parsed if isinstance(reply.parsed, dict) else None
-        output = parsed.get("output") if parsed is not None else None
-        reasoning = _reasoning_text(output if isinstance(output, list) else [])
-        if reasoning:
-            await self.hooks.llm_delta(LLMDelta(step=step, text=reasoning))
-        await self.hooks.llm_response(LLMResponse(step=step, parsed=parsed, raw=reply.raw, usage=reply.usage))
 
     # ---- actions ----------------------------------------------------------------------------------------
 
@@ -404,19 +299,10 @@ class CuaEngine(Engine):
                 answer.acknowledged = [{"id": c.id, "code": c.code, "message": c.message} for c in call.checks]
             shot = b""
             for action in call.actions:
-                await self.control.checkpoint()
                 as_dict = _action_dict(call, action, turn.reasoning)
-                await self.hooks.action_started(ActionStarted(step=step, index=index, action=as_dict))
-                downloads_before = len(self.session.downloads)
-                result = await perform_action(self.session, action, self.control)
-                for path in self.session.downloads[downloads_before:]:
-                    await self._artifact(
-                        step, ArtifactKind.DOWNLOAD, path.read_bytes(), _guess_type(path.name), path.name, index
-                    )
-                shot = await self.session.screenshot()
-                name = f"action-{index}{_extension(shot)}"
-                await self._artifact(step, ArtifactKind.SCREENSHOT_ACTION, shot, _image_type(shot), name, index)
-                await self.hooks.action_finished(ActionFinished(step=step, index=index, action=as_dict, result=result))
+                result, shot = await self._perform_action(
+                    step, index, as_dict, functools.partial(perform_action, self.session, action, self.control)
+                )
                 index += 1
                 if not result.success:
                     answer.note = f"Your {action['type']} action failed: {result.error}"
@@ -429,40 +315,6 @@ class CuaEngine(Engine):
                 answer.screenshot = shot  # the last call's output gets the next turn's fresh screenshot
             answer.note = None
         return StepResult(kind="next")
-
-    async def _extract(self, step: StepRef, answer: str) -> Usage:
-        """The final answer plus the page, through the dom engine's extraction call and schema check."""
-        await self.control.checkpoint()
-        page_state = await scrape(self.session.page, include_html=False)
-        shot = await self.session.screenshot()
-        page_text = f"The browsing agent's final answer:\n{answer}\n\n---\n\n{page_state.text}"
-        try:
-            reply = await cancellable(
-                self.control,
-                extract(
-                    llm=self.llm,
-                    spec=self.spec,
-                    current_url=page_state.url,
-                    page_text=page_text,
-                    screenshot=shot,
-                    model=self.llm_config.extraction_model,
-                ),
-            )
-        except StepFailedError as exc:
-            if exc.raw is not None:
-                await self._artifact(
-                    step, ArtifactKind.LLM_RESPONSE, exc.raw.encode(), "text/plain", "extract-response.txt"
-                )
-            raise
-        self.usage = self.usage + reply.usage
-        await self._artifact(
-            step, ArtifactKind.LLM_REQUEST, json.dumps(reply.request).encode(), "application/json", "extract-request.json"
-        )
-        await self._artifact(
-            step, ArtifactKind.LLM_RESPONSE, reply.raw.encode(), "application/json", "extract-response.json"
-        )
-        self.extracted = reply.parsed
-        return reply.usage
 
 
 def _action_dict(call: ComputerCall, action: dict[str, Any], reasoning: str) -> dict[str, Any]:
@@ -491,15 +343,3 @@ def _without_images(item: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(content, list):
         return item
     return {**item, "content": [p for p in content if not (isinstance(p, dict) and p.get("type") == "input_image")]}
-
-
-def _guess_type(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-def _image_type(data: bytes) -> str:
-    return "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
-
-
-def _extension(data: bytes) -> str:
-    return ".jpg" if _image_type(data) == "image/jpeg" else ".png"

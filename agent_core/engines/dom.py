@@ -2,100 +2,62 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from agent_core.actions import (
-    AGENT_STEP_SCHEMA,
-    Complete,
-    Terminate,
-    action_to_dict,
-    execute_action,
-    parse_agent_step,
-)
-from agent_core.browser import image_type
+from agent_core.actions.execution import execute_action
+from agent_core.actions.parsing import AGENT_STEP_SCHEMA, parse_agent_step
+from agent_core.actions.vocabulary import Action, Complete, Terminate, action_to_dict
 from agent_core.control import cancellable
-from agent_core.dom import ScrapeResult, scrape
-from agent_core.engines.base import Engine
+from agent_core.engines.base import Engine, StepTimings
 from agent_core.engines.steps import StepResult
-from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
-from agent_core.extraction import extract
+from agent_core.errors import StepFailedError
 from agent_core.llm import LLMReply
 from agent_core.prompts import render_step_prompt
-from agent_core.types import (
-    ActionFinished,
-    ActionStarted,
-    ArtifactKind,
-    ArtifactOut,
-    LLMDelta,
-    LLMResponse,
-    StepFinished,
-    StepRef,
-    StepStarted,
-    Usage,
-)
+from agent_core.scraper import ScrapeResult, scrape
+from agent_core.types import ArtifactKind, LLMDelta, StepRef
+
+__all__ = ["DomEngine", "StepTimings"]
 
 
-@dataclass
-class StepTimings:
-    """Where a step's time went outside the model call (milliseconds); read by bench/step_overhead.py."""
+@dataclass(frozen=True)
+class PageView:
+    """What one dom step saw: the scraped page, its screenshot, and the prompt made from them."""
 
-    scrape: float = 0.0
-    screenshot: float = 0.0
-    execute: float = 0.0
-    hooks: float = 0.0
-    model: float = 0.0
+    page: ScrapeResult
+    screenshot: bytes
+    system: str
+    user: str
 
 
-class DomEngine(Engine):
+class DomEngine(Engine[PageView]):
+    """One run of the dom loop: each step scrapes the page, asks the chat model for actions by element id
+    and performs them; the history of earlier actions goes into every prompt."""
+
+    keep_raw_after_reply = True
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.history: list[dict[str, Any]] = []
-        self.timings: list[StepTimings] = []
         # The screenshot taken after the last action of a step shows the page the next step starts on.
         self._next_screenshot: bytes | None = None
 
-
-    # ---- one step ---------------------------------------------------------------------------
-
-    async def _artifact(
-        self, step: StepRef, kind: ArtifactKind, data: bytes, content_type: str, name: str, action_index: int | None = None
-    ) -> None:
-        await self.hooks.artifact(
-            ArtifactOut(kind=kind, data=data, content_type=content_type, name=name, step=step, action_index=action_index)
-        )
-
-    async def _step(self, step: StepRef) -> StepResult:
-        t = StepTimings()
-        self.timings.append(t)
-        started = time.perf_counter()
-        step_usage = Usage()
-
-        async def timed_hook(coro: Any) -> None:
-            h0 = time.perf_counter()
-            await coro
-            t.hooks += (time.perf_counter() - h0) * 1000
-
-        await timed_hook(self.hooks.step_started(StepStarted(step=step, url=self.session.page.url)))
-        try:
-            await self.control.checkpoint()
-            s0 = time.perf_counter()
+    async def observe(self, step: StepRef) -> PageView:
+        with self._timed("scrape"):
             page_state = await scrape(self.session.page)
-            t.scrape = (time.perf_counter() - s0) * 1000
-            s0 = time.perf_counter()
-            shot = self._next_screenshot or await self.session.screenshot()
+        with self._timed("screenshot"):
+            shot = await self.current_screenshot()
             self._next_screenshot = None
-            t.screenshot = (time.perf_counter() - s0) * 1000
-            system, user = render_step_prompt(
-                spec=self.spec,
-                current_url=page_state.url,
-                element_listing=page_state.listing,
-                history=self.history[-self.config.history_window :],
-            )
-            h0 = time.perf_counter()
-            await self._artifact(step, ArtifactKind.SCREENSHOT_LLM, shot, image_type(shot), f"step-{step.order}.{_ext(shot)}")
+        system, user = render_step_prompt(
+            spec=self.spec,
+            current_url=page_state.url,
+            element_listing=page_state.listing,
+            history=self.history[-self.config.history_window :],
+        )
+        with self._timed("hooks"):
+            await self._screenshot_artifact(step, ArtifactKind.SCREENSHOT_LLM, shot, f"step-{step.order}")
             await self._artifact(step, ArtifactKind.HTML_SCRAPE, page_state.html.encode(), "text/html", "scrape.html")
             await self._artifact(
                 step,
@@ -110,104 +72,48 @@ class DomEngine(Engine):
             await self._artifact(
                 step, ArtifactKind.LLM_PROMPT, f"{system}\n\n---\n\n{user}".encode(), "text/plain", "prompt.txt"
             )
-            t.hooks += (time.perf_counter() - h0) * 1000
+        return PageView(page=page_state, screenshot=shot, system=system, user=user)
 
-            await self.control.checkpoint()
+    async def ask(self, step: StepRef, observation: PageView) -> LLMReply:
+        async def on_delta(text: str) -> None:
+            await self.hooks.llm_delta(LLMDelta(step=step, text=text))
 
-            async def on_delta(text: str) -> None:
-                await self.hooks.llm_delta(LLMDelta(step=step, text=text))
-
-            m0 = time.perf_counter()
-            try:
-                reply: LLMReply = await cancellable(
-                    self.control,
-                    self.llm.complete_json(
-                        system=system,
-                        user=user,
-                        images=[shot],
-                        schema_name="agent_step",
-                        schema=AGENT_STEP_SCHEMA,
-                        on_delta=on_delta,
-                    ),
-                )
-            finally:
-                t.model = (time.perf_counter() - m0) * 1000
-            step_usage = step_usage + reply.usage
-            self.usage = self.usage + reply.usage
-            await timed_hook(self._record_reply(step, reply))
-            plan = parse_agent_step(reply.parsed)
-            result = await self._execute_plan(step, plan.actions, page_state, t, timed_hook)
-            if result.kind == "next" and plan.goal_achieved and not plan.actions:
-                result = StepResult(kind="complete")
-            if result.kind == "complete" and self.spec.data_extraction_goal:
-                step_usage = step_usage + await self._extract(step)
-        except RetryStepRequested:
-            self._next_screenshot = None
-            await self.hooks.step_finished(
-                StepFinished(step=step, success=False, error="an operator asked to retry this step", usage=step_usage,
-                             duration_ms=(time.perf_counter() - started) * 1000)
-            )
-            return StepResult(kind="operator_retry")
-        except RunTerminatedError as exc:
-            await self.hooks.step_finished(
-                StepFinished(step=step, success=False, error=exc.reason, usage=step_usage,
-                             duration_ms=(time.perf_counter() - started) * 1000)
-            )
-            raise
-        except StepFailedError as exc:
-            self._next_screenshot = None
-            if exc.raw is not None:
-                await self._artifact(step, ArtifactKind.LLM_RESPONSE, exc.raw.encode(), "text/plain", "response.txt")
-            await self.hooks.step_finished(
-                StepFinished(step=step, success=False, error=str(exc), usage=step_usage,
-                             duration_ms=(time.perf_counter() - started) * 1000)
-            )
-            return StepResult(kind="failed", error=str(exc))
-        await timed_hook(
-            self.hooks.step_finished(
-                StepFinished(step=step, success=True, usage=step_usage, duration_ms=(time.perf_counter() - started) * 1000)
-            )
+        return await cancellable(
+            self.control,
+            self.llm.complete_json(
+                system=observation.system,
+                user=observation.user,
+                images=[observation.screenshot],
+                schema_name="agent_step",
+                schema=AGENT_STEP_SCHEMA,
+                on_delta=on_delta,
+            ),
         )
+
+    async def act(self, step: StepRef, observation: PageView, reply: LLMReply) -> StepResult:
+        plan = parse_agent_step(reply.parsed)
+        result = await self._execute_plan(step, plan.actions, observation.page)
+        if result.kind == "next" and plan.goal_achieved and not plan.actions:
+            return StepResult(kind="complete")
         return result
 
-    async def _record_reply(self, step: StepRef, reply: LLMReply) -> None:
-        await self._artifact(
-            step, ArtifactKind.LLM_REQUEST, json.dumps(reply.request).encode(), "application/json", "request.json"
-        )
-        await self._artifact(step, ArtifactKind.LLM_RESPONSE, reply.raw.encode(), "application/json", "response.json")
-        parsed = reply.parsed if isinstance(reply.parsed, dict) else None
-        await self.hooks.llm_response(LLMResponse(step=step, parsed=parsed, raw=reply.raw, usage=reply.usage))
+    def forget_step(self) -> None:
+        self._next_screenshot = None
 
-    async def _execute_plan(
-        self, step: StepRef, actions: list[Any], page_state: ScrapeResult, t: StepTimings, timed_hook: Any
-    ) -> StepResult:
+    async def current_screenshot(self) -> bytes:
+        return self._next_screenshot or await self.session.screenshot()
+
+    async def _execute_plan(self, step: StepRef, actions: list[Action], page_state: ScrapeResult) -> StepResult:
         for index, action in enumerate(actions):
             if isinstance(action, Complete):
                 return StepResult(kind="complete", reasoning=action.reasoning)
             if isinstance(action, Terminate):
-                errors = [e.model_dump() if hasattr(e, "model_dump") else dict(e) for e in action.errors]
+                errors = [error.model_dump() for error in action.errors]
                 return StepResult(kind="terminate", errors=errors, reasoning=action.reasoning)
-            await self.control.checkpoint()
             as_dict = action_to_dict(action)
-            await timed_hook(self.hooks.action_started(ActionStarted(step=step, index=index, action=as_dict)))
-            e0 = time.perf_counter()
-            downloads_before = len(self.session.downloads)
-            result = await execute_action(self.session, page_state, action)
-            t.execute += (time.perf_counter() - e0) * 1000
-            for path in self.session.downloads[downloads_before:]:
-                await self._artifact(
-                    step, ArtifactKind.DOWNLOAD, path.read_bytes(), _guess_type(path.name), path.name, action_index=index
-                )
-            s0 = time.perf_counter()
-            shot = await self.session.screenshot()
-            t.screenshot += (time.perf_counter() - s0) * 1000
-            self._next_screenshot = shot
-            h0 = time.perf_counter()
-            await self._artifact(
-                step, ArtifactKind.SCREENSHOT_ACTION, shot, image_type(shot), f"action-{index}.{_ext(shot)}", action_index=index
+            result, self._next_screenshot = await self._perform_action(
+                step, index, as_dict, functools.partial(execute_action, self.session, page_state, action)
             )
-            await self.hooks.action_finished(ActionFinished(step=step, index=index, action=as_dict, result=result))
-            t.hooks += (time.perf_counter() - h0) * 1000
             self.history.append(
                 {
                     "step": step.order,
@@ -227,38 +133,3 @@ class DomEngine(Engine):
                     return StepResult(kind="complete", reasoning=remaining[0].reasoning)
                 break
         return StepResult(kind="next")
-
-    async def _extract(self, step: StepRef) -> Usage:
-        await self.control.checkpoint()
-        page_state = await scrape(self.session.page)
-        shot = self._next_screenshot or await self.session.screenshot()
-        reply = await cancellable(
-            self.control,
-            extract(
-                llm=self.llm,
-                spec=self.spec,
-                current_url=page_state.url,
-                page_text=page_state.text,
-                screenshot=shot,
-                model=self.llm_config.extraction_model,
-            ),
-        )
-        self.usage = self.usage + reply.usage
-        await self._artifact(
-            step, ArtifactKind.LLM_REQUEST, json.dumps(reply.request).encode(), "application/json", "extract-request.json"
-        )
-        await self._artifact(step, ArtifactKind.LLM_RESPONSE, reply.raw.encode(), "application/json", "extract-response.json")
-        self.extracted = reply.parsed
-        return reply.usage
-
-
-def _ext(data: bytes) -> str:
-    return image_type(data).split("/")[1]
-
-
-def _guess_type(name: str) -> str:
-    import mimetypes
-
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-

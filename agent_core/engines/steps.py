@@ -18,6 +18,7 @@ class StepResult:
     error: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     reasoning: str = ""
+    answer: str | None = None  # "complete": the model's final answer, when it gave one (cua)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 // Lookout DOM scraper: one call walks a document (and its same-origin iframes and open shadow roots),
 // tags every visible, uncovered interactable element with data-lookout-id="eN" (kept across scrapes),
-// and returns (as JSON text) a tree of element and context-text nodes; agent_core/dom.py makes the listing.
+// and returns (as JSON text) a tree of element and context-text nodes; agent_core/scraper.py makes the listing.
 // Evaluated with page.evaluate / frame.evaluate; `opts`: {framePath, offset, startSeq, maxText, html}.
 (opts) => {
   "use strict";
@@ -512,7 +512,7 @@
     top.used.add(node.id);
   }
   window.__lookoutSeq = seq;
-  // Leave defaults out of the JSON (dom.py reads absent fields as their defaults): big pages halve in size.
+  // Leave defaults out of the JSON (scraper.py reads absent fields as their defaults): big pages halve in size.
   // (checked / selected / expanded keep their false: false is not "not applicable".)
   const FLAGS = new Set(["disabled", "readonly", "required", "editable", "in_shadow", "long_text"]);
   for (const { node } of top.records) {

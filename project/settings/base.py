@@ -230,7 +230,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},  # axes: lockouts only
 }
 
 # ---- webhooks ------------------------------------------------------------------------------
@@ -282,7 +282,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
-LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # one line per lockout, not three per login
 # Behind a reverse proxy every login comes from the proxy's address: name how many proxies append to
 # X-Forwarded-For so the address counted is the client's.
 LOOKOUT_PROXY_COUNT = env.int("LOOKOUT_PROXY_COUNT", default=0)

@@ -11,10 +11,10 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from tasks_app.access import Actor, organizations_for
 from tasks_app.errors import NotFoundError, PermissionDeniedError
 from tasks_app.models import ApiKey, Organization
-from tasks_app.selectors import organizations_for
-from tasks_app.services import Actor, resolve_api_key
+from tasks_app.services import resolve_api_key
 from tasks_app.views.base import current_organization
 
 API_KEY_HEADER = "x-api-key"

@@ -8,13 +8,12 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from tasks_app import selectors
+from tasks_app.access import Actor, ensure_admin
 from tasks_app.api.auth import caller_of
 from tasks_app.api.serializers import ErrorSerializer
-from tasks_app.errors import InvalidRequestError, PermissionDeniedError
-from tasks_app.models import Membership, Organization, Task
-from tasks_app.services import Actor
-from tasks_app.services.tasks import role_of
+from tasks_app.errors import InvalidRequestError
+from tasks_app.models import Organization, Task
+from tasks_app.selectors.tasks import get_task
 
 
 class OrgApi(APIView):
@@ -29,7 +28,7 @@ class OrgApi(APIView):
         self.actor, self.organization = caller_of(request)
 
     def get_task(self, task_id: Any) -> Task:
-        return selectors.get_task(organization=self.organization, task_id=task_id)
+        return get_task(organization=self.organization, task_id=task_id)
 
     def body(self) -> dict[str, Any]:
         """The parsed JSON body, which must be an object (an empty body counts as {})."""
@@ -41,8 +40,7 @@ class OrgApi(APIView):
 
     def ensure_admin(self) -> None:
         """Organization admins only (an admin's session or an admin-role key)."""
-        if role_of(organization=self.organization, actor=self.actor) != Membership.Role.ADMIN:
-            raise PermissionDeniedError("only organization admins can do this")
+        ensure_admin(organization=self.organization, actor=self.actor)
 
 
 ERROR_DESCRIPTIONS = {

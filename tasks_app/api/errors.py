@@ -98,7 +98,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         body = validation_body(exc.detail)
     elif isinstance(exc, exceptions.Throttled):
-        wait = max(1, math.ceil(exc.wait or 1))
+        wait = max(1, math.ceil(getattr(exc, "wait", None) or 1))
         headers["Retry-After"] = str(wait)
         body = error_body("throttled", f"too many requests; retry in {wait} s", {"retry_after": wait})
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -10,19 +10,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks_app import services
-from tasks_app.api import selectors as api_selectors
 from tasks_app.api.base import OrgApi, errors
 from tasks_app.api.serializers import ApiKeyOutput
 from tasks_app.models import ApiKey, Membership
+from tasks_app.selectors import api_keys as key_selectors
 
 KEY_ID = OpenApiParameter("key_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The key's id.")
 
 
-def _user_behind(actor: object) -> AbstractBaseUser | None:
+def _user_behind(actor: object) -> User | None:
     """The person a new key is recorded as created by: the session user, or the user behind an admin key."""
     if isinstance(actor, ApiKey):
         return actor.created_by
-    return actor if isinstance(actor, AbstractBaseUser) else None
+    return actor if isinstance(actor, User) else None
 
 
 class ApiKeysApi(OrgApi):
@@ -46,7 +46,7 @@ class ApiKeysApi(OrgApi):
                    tags=["api keys"], responses={200: ApiKeyOutput(many=True), **errors()})
     def get(self, request: Request) -> Response:
         self.ensure_admin()
-        keys = api_selectors.list_api_keys(organization=self.organization)
+        keys = key_selectors.list_api_keys(organization=self.organization)
         return Response(ApiKeyOutput(keys, many=True).data)
 
     @extend_schema(operation_id="keys_create", summary="Create an API key (admins)",
@@ -70,5 +70,5 @@ class ApiKeyRevokeApi(OrgApi):
                    responses={200: ApiKeyOutput, **errors(404)})
     def post(self, request: Request, key_id: int) -> Response:
         self.ensure_admin()
-        key = api_selectors.get_api_key(organization=self.organization, key_id=key_id)
+        key = key_selectors.get_api_key(organization=self.organization, key_id=key_id)
         return Response(ApiKeyOutput(services.revoke_api_key(api_key=key)).data)

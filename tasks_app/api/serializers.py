@@ -57,7 +57,7 @@ class TaskOutput(serializers.ModelSerializer):
     extracted_information_schema = serializers.DictField(allow_null=True, read_only=True)
     error_code_mapping = serializers.DictField(child=serializers.CharField(), allow_null=True, read_only=True)
     extracted_information = serializers.JSONField(allow_null=True, read_only=True)
-    errors = serializers.ListField(child=serializers.DictField(), read_only=True)
+    errors = serializers.ListField(child=serializers.DictField(), read_only=True)  # type: ignore[assignment]  # the API field, not Serializer.errors
     pending_safety_checks = SafetyCheckSerializer(many=True, read_only=True)
     duration_seconds = serializers.FloatField(allow_null=True, read_only=True)
     total_tokens = serializers.IntegerField(read_only=True)
@@ -78,7 +78,7 @@ class TaskOutput(serializers.ModelSerializer):
 class ActionOutput(serializers.ModelSerializer):
     step_id = serializers.IntegerField(read_only=True)
     parameters = serializers.DictField(read_only=True)
-    data = serializers.JSONField(allow_null=True, read_only=True)
+    data = serializers.JSONField(allow_null=True, read_only=True)  # type: ignore[assignment]  # the API field, not Serializer.errors
 
     class Meta:
         model = Action
@@ -141,7 +141,7 @@ class EventOutput(serializers.Serializer):
     seq = serializers.IntegerField()
     type = serializers.CharField()
     ts = serializers.DateTimeField()
-    data = serializers.DictField()
+    data = serializers.DictField()  # type: ignore[assignment]  # the API field, not Serializer.errors
 
     class Meta:
         ref_name = "Event"

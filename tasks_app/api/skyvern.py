@@ -14,7 +14,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -23,11 +23,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks_app import json_limits, services
-from tasks_app.api import selectors as api_selectors
 from tasks_app.api.base import OrgApi, errors
 from tasks_app.api.serializers import artifact_content_url, no_null_characters
 from tasks_app.errors import InvalidRequestError
 from tasks_app.models import Artifact, Task
+from tasks_app.selectors import artifacts as artifact_selectors
+from tasks_app.selectors import tasks as task_selectors
 
 S = Task.Status
 RUN_STATUS: dict[str, str] = {
@@ -42,6 +43,28 @@ RUN_STATUS: dict[str, str] = {
     S.CANCELED: "canceled",
     S.TIMED_OUT: "timed_out",
 }
+
+
+def run_status(task: Task) -> str:
+    """Skyvern's status of a task. A run an operator stopped (terminate, a denied safety check, or this
+    API's cancel) is Skyvern's `canceled`; `terminated` stays for the agent giving up on its own."""
+    if task.status == S.TERMINATED and task.stop_cause:
+        return "canceled"
+    return RUN_STATUS[task.status]
+
+
+def status_filter(run_statuses: list[str]) -> Q:
+    """The tasks whose `run_status` is one of `run_statuses`."""
+    wanted = Q(pk__in=[])
+    for status, run in RUN_STATUS.items():
+        if run not in run_statuses:
+            continue
+        wanted |= Q(status=status, stop_cause="") if status == S.TERMINATED else Q(status=status)
+    if "canceled" in run_statuses:
+        wanted |= Q(status=S.TERMINATED) & ~Q(stop_cause="")
+    return wanted
+
+
 RUN_STATUSES = ["created", "queued", "running", "timed_out", "failed", "terminated", "completed", "canceled"]
 ENGINE_OF: dict[str, str] = {"skyvern-1.0": Task.Engine.DOM, "openai-cua": Task.Engine.CUA}
 RUN_ENGINE: dict[str, str] = {engine: name for name, engine in ENGINE_OF.items()}
@@ -112,7 +135,7 @@ class RunOutput(serializers.Serializer):
     recording_url = serializers.URLField(allow_null=True)
     screenshot_urls = serializers.ListField(child=serializers.URLField(), help_text="Newest first.")
     failure_reason = serializers.CharField(allow_null=True)
-    errors = serializers.ListField(child=serializers.DictField())
+    errors = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]  # the API field, not Serializer.errors
     step_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     modified_at = serializers.DateTimeField()
@@ -195,10 +218,10 @@ def _artifact(request: Request, task: Task, artifact: Artifact) -> dict[str, Any
 
 def run_payload(request: Request, task: Task) -> dict[str, Any]:
     """One task as Skyvern's run response. Three queries: screenshots, recording + downloads, steps."""
-    shown = api_selectors.artifacts_of_kinds(
+    shown = artifact_selectors.artifacts_of_kinds(
         task=task, kinds=[Artifact.Kind.RECORDING, Artifact.Kind.DOWNLOAD]
     )
-    screenshots = api_selectors.artifacts_of_kinds(
+    screenshots = artifact_selectors.artifacts_of_kinds(
         task=task, kinds=[Artifact.Kind.SCREENSHOT_ACTION, Artifact.Kind.SCREENSHOT_FINAL]
     ).order_by("-created_at", "-id")[:SCREENSHOT_URL_COUNT]
     recordings = [a for a in shown if a.kind == Artifact.Kind.RECORDING]
@@ -207,7 +230,7 @@ def run_payload(request: Request, task: Task) -> dict[str, Any]:
     return {
         "run_id": str(task.pk),
         "run_type": RUN_TYPE.get(task.engine, "task_v1"),
-        "status": RUN_STATUS[task.status],
+        "status": run_status(task),
         "output": _output(task.extracted_information),
         "downloaded_files": [
             {
@@ -224,7 +247,7 @@ def run_payload(request: Request, task: Task) -> dict[str, Any]:
         "screenshot_urls": [artifact_content_url(request, a) for a in screenshots],
         "failure_reason": task.failure_reason or None,
         "errors": task.errors or [],
-        "step_count": api_selectors.step_count(task=task),
+        "step_count": task_selectors.step_count(task=task),
         "created_at": task.created_at,
         "modified_at": max([task.created_at, *moments]),
         "queued_at": task.queued_at,
@@ -350,9 +373,10 @@ class RunsApi(OrgApi):
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         p = params.validated_data
-        statuses = [s for s, run_status in RUN_STATUS.items() if run_status in p["status"]] if p.get("status") else None
         engines = [e for e, run_type in RUN_TYPE.items() if run_type in p["run_type"]] if p.get("run_type") else None
-        tasks: QuerySet[Task] = api_selectors.filter_tasks(organization=self.organization, statuses=statuses)
+        tasks: QuerySet[Task] = task_selectors.filter_tasks(organization=self.organization)
+        if p.get("status"):
+            tasks = tasks.filter(status_filter(p["status"]))
         if engines is not None:
             tasks = tasks.filter(engine__in=engines)
         start = (p["page"] - 1) * p["page_size"]
@@ -362,7 +386,7 @@ class RunsApi(OrgApi):
                 "task_run_id": str(task.pk),
                 "run_id": str(task.pk),
                 "task_run_type": RUN_TYPE.get(task.engine, "task_v1"),
-                "status": RUN_STATUS[task.status],
+                "status": run_status(task),
                 "title": task.title or None,
                 "started_at": task.started_at,
                 "finished_at": task.finished_at,
@@ -384,7 +408,7 @@ class RunCancelApi(OrgApi):
     @extend_schema(
         operation_id="skyvern_cancel_run",
         summary="Cancel a run (Skyvern-compatible)",
-        description="A run that has not started is canceled; a started one is terminated. A finished run is 409.",
+        description="A run that has not started is canceled; a started one is stopped and reported as `canceled`. A finished run is 409.",
         tags=["skyvern-compatible runs"], parameters=[RUN_ID], request=None,
         responses={200: RunOutput, **errors(404, 409)},
     )
@@ -415,5 +439,5 @@ class RunArtifactsApi(OrgApi):
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         wanted = params.validated_data.get("artifact_type")
-        artifacts = api_selectors.artifacts_of_kinds(task=task, kinds=kinds_for(wanted) if wanted else None)
+        artifacts = artifact_selectors.artifacts_of_kinds(task=task, kinds=kinds_for(wanted) if wanted else None)
         return Response(ArtifactOutput([_artifact(request, task, a) for a in artifacts], many=True).data)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -16,8 +16,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import selectors, services
-from tasks_app.api import selectors as api_selectors
+from tasks_app import services
 from tasks_app.api.base import OrgApi, errors
 from tasks_app.api.serializers import (
     ActionOutput,
@@ -29,6 +28,9 @@ from tasks_app.api.serializers import (
 )
 from tasks_app.errors import InvalidRequestError
 from tasks_app.models import Artifact, Task
+from tasks_app.selectors import artifacts as artifact_selectors
+from tasks_app.selectors import events as event_selectors
+from tasks_app.selectors import tasks as task_selectors
 from tasks_app.services.events import event_payload
 from tasks_app.views.artifacts import file_response
 
@@ -124,7 +126,7 @@ class TasksApi(OrgApi):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         params = filters.validated_data
-        tasks = api_selectors.filter_tasks(
+        tasks = task_selectors.filter_tasks(
             organization=self.organization,
             statuses=params.get("status"),
             engine=params.get("engine"),
@@ -166,7 +168,7 @@ class TaskStepsApi(OrgApi):
     @extend_schema(operation_id="tasks_steps", summary="A task's steps, with their actions", tags=["tasks"],
                    parameters=[TASK_ID], responses={200: StepOutput(many=True), **errors(404)})
     def get(self, request: Request, task_id: UUID) -> Response:
-        steps = selectors.list_steps(task=self.get_task(task_id))
+        steps = task_selectors.list_steps(task=self.get_task(task_id))
         return Response(StepOutput(steps, many=True).data)
 
 
@@ -174,7 +176,7 @@ class TaskActionsApi(OrgApi):
     @extend_schema(operation_id="tasks_actions", summary="A task's actions, in order", tags=["tasks"],
                    parameters=[TASK_ID], responses={200: ActionOutput(many=True), **errors(404)})
     def get(self, request: Request, task_id: UUID) -> Response:
-        actions = api_selectors.list_actions(task=self.get_task(task_id))
+        actions = task_selectors.list_actions(task=self.get_task(task_id))
         return Response(ActionOutput(actions, many=True).data)
 
 
@@ -195,7 +197,7 @@ class TaskArtifactsApi(OrgApi):
         task = self.get_task(task_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        artifacts = api_selectors.artifacts_of_kinds(task=task, kinds=filters.validated_data.get("kind"))
+        artifacts = artifact_selectors.artifacts_of_kinds(task=task, kinds=filters.validated_data.get("kind"))
         return Response(ArtifactOutput(artifacts, many=True, context={"request": request}).data)
 
 
@@ -223,10 +225,10 @@ class ArtifactContentApi(OrgApi):
             **errors(400, 404),
         },
     )
-    def get(self, request: Request, task_id: UUID, artifact_id: int) -> FileResponse:
+    def get(self, request: Request, task_id: UUID, artifact_id: int) -> HttpResponseBase:
         options = self.FilterSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)
-        artifact = api_selectors.get_artifact(task=self.get_task(task_id), artifact_id=artifact_id)
+        artifact = artifact_selectors.get_artifact(task=self.get_task(task_id), artifact_id=artifact_id)
         return file_response(
             artifact,
             thumbnail=options.validated_data.get("thumbnail", False),
@@ -258,7 +260,7 @@ class TaskEventsApi(OrgApi):
         task = self.get_task(task_id)
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        events = selectors.events_after(task_id=task.pk, after=params.validated_data["after"])
+        events = event_selectors.events_after(task_id=task.pk, after=params.validated_data["after"])
         payloads = [event_payload(event) for event in events[: params.validated_data["limit"]]]
         return Response(self.OutputSerializer({"events": payloads, "last_seq": task.last_event_seq}).data)
 

@@ -1,10 +1,10 @@
-"""Every write Lookout makes goes through these services (re-exported here for convenience)."""
+"""Every write Lookout makes goes through these services (re-exported here for convenience); the run
+pipeline's writes are in `services.runs`."""
 
 from tasks_app.services.api_keys import create_api_key, resolve_api_key, revoke_api_key
 from tasks_app.services.events import record_event
-from tasks_app.services.organizations import bootstrap_first_run, create_organization
+from tasks_app.services.organizations import bootstrap_first_run, create_organization, grant_admin_site_access
 from tasks_app.services.tasks import (
-    Actor,
     approve_safety_checks,
     cancel_task,
     claim_task,
@@ -21,7 +21,6 @@ from tasks_app.services.tasks import (
 )
 
 __all__ = [
-    "Actor",
     "approve_safety_checks",
     "bootstrap_first_run",
     "cancel_task",
@@ -31,6 +30,7 @@ __all__ = [
     "create_task",
     "deny_safety_checks",
     "enqueue_task",
+    "grant_admin_site_access",
     "finish_task",
     "pause_task",
     "record_event",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from tasks_app.errors import InvalidRequestError
@@ -22,7 +22,7 @@ def create_api_key(
     *,
     organization: Organization,
     name: str,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     role: str = Membership.Role.OPERATOR,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret. The secret is not stored and cannot be shown again."""

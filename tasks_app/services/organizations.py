@@ -7,21 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 
 from tasks_app.models import Membership, Organization
 
 
-def create_organization(*, name: str, slug: str | None = None, admin: AbstractUser | None = None) -> Organization:
+def create_organization(*, name: str, slug: str | None = None, admin: User | None = None) -> Organization:
     org = Organization.objects.create(name=name, slug=slug or slugify(name)[:80] or "org")
     if admin is not None:
         Membership.objects.create(user=admin, organization=org, role=Membership.Role.ADMIN)
     return org
 
 
-def add_member(*, organization: Organization, user: AbstractUser, role: str = Membership.Role.OPERATOR) -> Membership:
+def add_member(*, organization: Organization, user: User, role: str = Membership.Role.OPERATOR) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         user=user, organization=organization, defaults={"role": role}
     )
@@ -53,3 +53,10 @@ def bootstrap_first_run(*, var_dir: Path, username: str = "admin") -> FirstRun:
     password_file.write_text(password + "\n")
     password_file.chmod(0o600)
     return FirstRun(created=True, username=username, password_file=password_file, organization=org)
+
+
+def grant_admin_site_access(*, user: User) -> None:
+    """An organization admin may use Django admin (scoped to their organizations): make them staff."""
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])

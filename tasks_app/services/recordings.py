@@ -7,13 +7,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import QuerySet
-
-from tasks_app.models import Artifact, Organization
+from tasks_app.models import Organization
+from tasks_app.selectors.artifacts import old_recordings
 
 logger = logging.getLogger(__name__)
 
-RECORDING_KINDS = (Artifact.Kind.RECORDING, Artifact.Kind.TRACE, Artifact.Kind.HAR)
 
 
 @dataclass
@@ -25,13 +23,6 @@ class PrunedRecordings:
     size: int = 0  # bytes, from the artifacts' recorded sizes
     kinds: Counter[str] = field(default_factory=Counter)
     failed: int = 0  # files storage refused to delete (their rows are kept, to try again next time)
-
-
-def old_recordings(*, older_than: datetime, organization: Organization | None = None) -> QuerySet[Artifact]:
-    artifacts = Artifact.objects.filter(kind__in=RECORDING_KINDS, created_at__lt=older_than)
-    if organization is not None:
-        artifacts = artifacts.filter(task__organization=organization)
-    return artifacts.select_related("task__organization").order_by("task__organization__slug", "created_at", "id")
 
 
 def prune_recordings(
@@ -49,7 +40,7 @@ def prune_recordings(
         if not dry_run:
             try:
                 for stored in (artifact.file, artifact.thumbnail):
-                    if stored:
+                    if stored and stored.name:
                         stored.storage.delete(stored.name)
             except Exception:  # noqa: BLE001 - one stubborn file must not stop the rest
                 logger.exception("could not delete %s of artifact %s", artifact.file.name, artifact.pk)

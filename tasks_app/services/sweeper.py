@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tasks_app.errors import TaskStateError
 from tasks_app.models import Step, Task
-from tasks_app.services.tasks import _transition
+from tasks_app.services.tasks import fail_task, requeue_task
 
 WORKER_LOST = "worker lost"
 
@@ -24,17 +24,9 @@ def _end_lost_run(task: Task, *, reason: str) -> str:
             status=Step.Status.FAILED, error=reason, finished_at=timezone.now()
         )
         if settings.LOOKOUT_REQUEUE_LOST_RUNS and task.requeue_count == 0:
-            _transition(
-                task,
-                to=Task.Status.QUEUED,
-                verb="requeue",
-                fields={"requeue_count": 1, "worker": "", "heartbeat_at": None, "queued_at": timezone.now()},
-                event_data={"requeued": True, "reason": reason},
-            )
-            task_id = task.pk
-            transaction.on_commit(lambda: __import__("tasks_app.runners", fromlist=["dispatch"]).dispatch(task_id))
+            requeue_task(task=task, reason=reason)
             return "requeued"
-        _transition(task, to=Task.Status.FAILED, verb="fail", fields={"failure_reason": reason, "heartbeat_at": None})
+        fail_task(task=task, reason=reason)
         return "failed"
 
 

@@ -7,16 +7,21 @@ operator and a worker, racing on the same task cannot both win: the loser gets a
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from tasks_app.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, TaskStateError
-from tasks_app.events import control_group, publish
-from tasks_app.models import ApiKey, Membership, Organization, Task
+from tasks_app.access import Actor, actor_label, ensure_can_control
+from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
+from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
+from tasks_app.models import ApiKey, Organization, Task
+from tasks_app.services.dispatch import dispatch_run
 from tasks_app.services.events import record_event
+from tasks_app.services.webhooks import schedule_webhook
 
 S = Task.Status
 # Allowed transitions: from-status -> the statuses it may move to.
@@ -33,45 +38,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.TIMED_OUT: frozenset(),
 }
 
-# Who is acting: a dashboard/admin user, an API key, or None for the system (worker, sweeper).
-Actor = AbstractBaseUser | AnonymousUser | ApiKey | None
-
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 
 def sources_of(target: str) -> frozenset[str]:
     return frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
-
-
-def role_of(*, organization: Organization, actor: Actor) -> str | None:
-    """The actor's role in the organization; "system" for None; None when not a member."""
-    if actor is None:
-        return "system"
-    if isinstance(actor, ApiKey):
-        return actor.role if actor.organization_id == organization.pk and actor.is_active else None
-    if not actor.is_authenticated:
-        return None
-    if getattr(actor, "is_superuser", False):
-        return Membership.Role.ADMIN
-    return (
-        Membership.objects.filter(user=actor, organization=organization).values_list("role", flat=True).first()
-    )
-
-
-def ensure_can_control(*, organization: Organization, actor: Actor) -> None:
-    role = role_of(organization=organization, actor=actor)
-    if role is None:
-        raise NotFoundError("task not found")
-    if role == Membership.Role.VIEWER:
-        raise PermissionDeniedError("viewers cannot control runs; ask an organization admin for the operator role")
-
-
-def actor_label(actor: Actor) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, ApiKey):
-        return f"api key {actor.name}"
-    return str(getattr(actor, "username", "") or "user")
 
 
 def _transition(
@@ -100,11 +71,8 @@ def _transition(
                 extra={"task_id": str(task.pk), "status": current, "wanted": to},
             )
         task.refresh_from_db()
-        record_event(
-            task_id=task.pk,
-            type="task.status",
-            data={"status": task.status, "failure_reason": task.failure_reason, **(event_data or {})},
-        )
+        data = {"status": task.status, "failure_reason": task.failure_reason, **(event_data or {})}
+        record_event(task_id=task.pk, type="task.status", data=cast(TaskStatusData, data))
         # Wake the running agent at once; it re-reads the row (the source of truth) when woken.
         transaction.on_commit(lambda: publish(control_group(task.pk), "control.wake", {"status": to}))
         if to in Task.FINAL_STATUSES:
@@ -113,8 +81,6 @@ def _transition(
 
 
 def _final_status_reached(task_id: Any) -> None:
-    from tasks_app.services.webhooks import schedule_webhook
-
     schedule_webhook(task_id=task_id)
 
 
@@ -152,8 +118,6 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
     request["engine"] = engine
     max_steps = request.get("max_steps")
     if max_steps is None:
-        from django.conf import settings
-
         max_steps = min(settings.LOOKOUT_DEFAULT_MAX_STEPS, organization.max_steps_per_run)
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise InvalidRequestError("max_steps must be a positive integer", field="max_steps")
@@ -203,7 +167,7 @@ def create_task(
     if created_by is not None:
         ensure_can_control(organization=organization, actor=created_by)
     request = validate_task_request(organization=organization, request=dict(request))
-    user = created_by if isinstance(created_by, AbstractBaseUser) else None
+    user = created_by if isinstance(created_by, User) else None
     if isinstance(created_by, ApiKey):
         user = created_by.created_by
     with transaction.atomic():
@@ -226,14 +190,8 @@ def enqueue_task(*, task: Task, dispatch: bool = True) -> Task:
     )
     task_id = task.pk
     if dispatch:
-        transaction.on_commit(lambda: _dispatch(task_id))
+        transaction.on_commit(lambda: dispatch_run(task_id))
     return task
-
-
-def _dispatch(task_id: Any) -> None:
-    from tasks_app import runners
-
-    runners.dispatch(task_id)
 
 
 def claim_task(*, task_id: Any, worker: str) -> Task | None:
@@ -287,7 +245,12 @@ def terminate_task(*, task: Task, by: Actor, reason: str = "") -> Task:
     """Stop a running, paused or waiting run as soon as possible. Final artifacts are kept."""
     ensure_can_control(organization=task.organization, actor=by)
     reason = reason or f"terminated by {actor_label(by)}"
-    return _transition(task, to=S.TERMINATED, verb="terminate", fields={"failure_reason": reason})
+    return _transition(
+        task,
+        to=S.TERMINATED,
+        verb="terminate",
+        fields={"failure_reason": reason, "stop_cause": Task.StopCause.OPERATOR},
+    )
 
 
 def cancel_task(*, task: Task, by: Actor) -> Task:
@@ -309,7 +272,7 @@ def retry_task(*, task: Task, by: Actor) -> Task:
     return create_task(organization=task.organization, created_by=by, retry_of=task, **request)
 
 
-def request_approval(*, task: Task, checks: list[dict[str, str]]) -> Task:
+def request_approval(*, task: Task, checks: list[SafetyCheckData]) -> Task:
     """Worker side: running -> awaiting_approval with the model's pending safety checks."""
     with transaction.atomic():
         task = _transition(
@@ -353,6 +316,7 @@ def deny_safety_checks(*, task: Task, by: Actor) -> Task:
             fields={
                 "pending_safety_checks": [],
                 "failure_reason": f"safety checks denied by {actor_label(by)} ({named})",
+                "stop_cause": Task.StopCause.SAFETY_CHECK_DENIED,
             },
         )
         record_event(
@@ -370,6 +334,29 @@ def time_out_task(*, task_id: Any) -> Task | None:
         return _transition(task, to=S.TIMED_OUT, verb="time out", fields={"failure_reason": "the run exceeded its time limit"})
     except TaskStateError:
         return task
+
+
+def requeue_task(*, task: Task, reason: str) -> Task:
+    """System side: an active run whose worker was lost goes back to the queue, once (see the sweeper);
+    it is dispatched again after commit."""
+    task = _transition(
+        task,
+        to=S.QUEUED,
+        verb="requeue",
+        fields={"requeue_count": F("requeue_count") + 1, "worker": "", "heartbeat_at": None, "queued_at": timezone.now()},
+        event_data={"requeued": True, "reason": reason},
+        only_from=Task.ACTIVE_STATUSES,
+    )
+    task_id = task.pk
+    transaction.on_commit(lambda: dispatch_run(task_id))
+    return task
+
+
+def fail_task(*, task: Task, reason: str) -> Task:
+    """System side: an active run ends failed with `reason` (e.g. its worker was lost)."""
+    return _transition(
+        task, to=S.FAILED, verb="fail", fields={"failure_reason": reason, "heartbeat_at": None}, only_from=Task.ACTIVE_STATUSES
+    )
 
 
 # ---- the end of a run -----------------------------------------------------------------------

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from tasks_app.models import Task, WebhookDelivery
+from tasks_app.selectors.tasks import step_count
+from tasks_app.services.dispatch import dispatch_webhook
 from tasks_app.validation import url_problem
 
 TIMESTAMP_HEADER = "x-lookout-timestamp"
@@ -46,7 +48,7 @@ def webhook_payload(task: Task) -> dict[str, Any]:
         "errors": task.errors,
         "url": task.url,
         "title": task.title,
-        "steps": task.steps.count(),
+        "steps": step_count(task=task),
         "input_tokens": task.input_tokens,
         "output_tokens": task.output_tokens,
         "cost": str(task.cost),
@@ -76,9 +78,7 @@ def schedule_webhook(*, task_id: Any) -> None:
     """Start delivery for a task that reached a final status, if it asked for a webhook."""
     url = Task.objects.filter(pk=task_id).values_list("webhook_callback_url", flat=True).first()
     if url:
-        from tasks_app import runners
-
-        runners.dispatch_webhook(task_id, attempt=1, countdown=0)
+        dispatch_webhook(task_id, attempt=1, countdown=0)
 
 
 def attempt_webhook(*, task_id: Any, attempt: int) -> float | None:

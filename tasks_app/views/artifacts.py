@@ -8,20 +8,23 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
+from tasks_app.access import task_for_user
+from tasks_app.errors import NotFoundError
 from tasks_app.models import Artifact
-from tasks_app.selectors import task_for_user
+from tasks_app.selectors.artifacts import get_artifact
 
 
 def _artifact_for(request: HttpRequest, task_id: UUID, artifact_id: int) -> Artifact:
     task = task_for_user(user=request.user, task_id=task_id)
     if task is None:
         raise Http404("not found")
-    artifact = Artifact.objects.filter(task=task, pk=artifact_id).first()
-    if artifact is None:
-        raise Http404("not found")
-    return artifact
+    try:
+        return get_artifact(task=task, artifact_id=artifact_id)
+    except NotFoundError as exc:
+        raise Http404("not found") from exc
 
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -73,7 +76,7 @@ class _Slice:
 
 def file_response(
     artifact: Artifact, *, thumbnail: bool = False, download: bool = False, request: HttpRequest | None = None
-) -> HttpResponse:
+) -> HttpResponseBase:
     """The artifact's file (or thumbnail). With `request`, a `Range: bytes=a-b` header gets a 206 with
     those bytes (a 416 when they do not exist), so videos are seekable; `If-Range` with another
     validator than our ETag gets the whole file."""
@@ -92,7 +95,7 @@ def file_response(
         if_range = request.headers.get("If-Range")
         if not if_range or if_range == etag:
             wanted = byte_range(request.headers.get("Range", ""), size)
-    response: HttpResponse
+    response: HttpResponseBase
     if wanted == UNSATISFIABLE:
         handle.close()
         response = HttpResponse(status=416, content_type=content_type)
@@ -120,11 +123,11 @@ def file_response(
 
 @login_required
 @xframe_options_sameorigin  # the gallery shows captured HTML in a sandboxed <iframe> of our own pages
-def artifact_file(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpResponse:
+def artifact_file(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpResponseBase:
     artifact = _artifact_for(request, task_id, artifact_id)
     return file_response(artifact, download=request.GET.get("download") == "1", request=request)
 
 
 @login_required
-def artifact_thumbnail(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpResponse:
+def artifact_thumbnail(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpResponseBase:
     return file_response(_artifact_for(request, task_id, artifact_id), thumbnail=True, request=request)

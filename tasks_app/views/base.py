@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
+from tasks_app.access import organizations_for
 from tasks_app.models import Organization
-from tasks_app.selectors import organizations_for
 
 SESSION_KEY = "lookout_org_id"
 
@@ -26,7 +26,8 @@ def current_organization(request: HttpRequest) -> Organization | None:
 @login_required
 @require_POST
 def switch_organization(request: HttpRequest) -> HttpResponse:
-    org = organizations_for(user=request.user).filter(pk=request.POST.get("organization")).first()
+    wanted = request.POST.get("organization") or ""
+    org = organizations_for(user=request.user).filter(pk=wanted).first() if wanted.isdigit() else None
     if org is not None:
         request.session[SESSION_KEY] = org.pk
     nxt = request.POST.get("next") or "/"

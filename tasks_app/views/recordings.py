@@ -19,19 +19,21 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from agent_core.recording import trace_viewer_dir
-from tasks_app.models import Artifact, Task, TaskEvent
+from tasks_app.access import task_for_user
+from tasks_app.models import Artifact, Task
 from tasks_app.security import HEADER as CSP_HEADER
 from tasks_app.security import header_value, policy
-from tasks_app.selectors import task_for_user
+from tasks_app.selectors.artifacts import get_trace, run_recordings
+from tasks_app.selectors.events import event_data_of_type
+from tasks_app.services.runs import RECORDING_NOTE
 
-RECORDING_KINDS = (Artifact.Kind.RECORDING, Artifact.Kind.TRACE, Artifact.Kind.HAR)
-RECORDING_NOTE = "recording.unavailable"  # the event agent_bridge records when a recording is missing
 HAR_PARSE_LIMIT_BYTES = 25_000_000  # bigger HARs are offered for download only
 HAR_ROWS = 300
 
@@ -120,18 +122,18 @@ def _har_row(entry: dict[str, Any]) -> HarRow:
         method=str(request.get("method") or ""),
         url=str(request.get("url") or ""),
         status=int(response.get("status") or 0),
-        size=size,
+        size=size if isinstance(size, int) else -1,
         time_ms=float(entry.get("time") or 0),
     )
 
 
 def recordings_for(*, task: Task, with_har: bool = True) -> Recordings:
     """Read-only: the task's recording, trace and HAR artifacts and the notes about missing ones."""
-    artifacts = list(task.artifacts.filter(kind__in=RECORDING_KINDS).order_by("created_at", "id"))
+    artifacts = run_recordings(task=task)
     hars = [a for a in artifacts if a.kind == Artifact.Kind.HAR]
     notes = [
         str(data.get("reason") or "")
-        for data in TaskEvent.objects.filter(task=task, type=RECORDING_NOTE).order_by("seq").values_list("data", flat=True)
+        for data in event_data_of_type(task_id=task.pk, type=RECORDING_NOTE)
     ]
     return Recordings(
         task=task,
@@ -145,7 +147,7 @@ def recordings_for(*, task: Task, with_har: bool = True) -> Recordings:
 
 
 def _off_reason(task: Task) -> str:
-    """The same rule agent_bridge.records_runs applies to runs, worded for the page."""
+    """The same rule runs.config.records_runs applies to runs, worded for the page."""
     if not settings.LOOKOUT_RECORD_RUNS:
         return "Recording is off on this server (LOOKOUT_RECORD_RUNS)."
     if not task.organization.record_runs:
@@ -190,7 +192,7 @@ def _trace_from_query(request: HttpRequest) -> Artifact:
     if match.url_name != "artifact-file":
         raise Http404("no trace")
     task = _task_or_404(request, match.kwargs["task_id"])
-    artifact = task.artifacts.filter(pk=match.kwargs["artifact_id"], kind=Artifact.Kind.TRACE).first()
+    artifact = get_trace(task=task, artifact_id=match.kwargs["artifact_id"])
     if artifact is None:
         raise Http404("no trace")
     return artifact
@@ -201,7 +203,7 @@ def _trace_from_query(request: HttpRequest) -> Artifact:
 def trace_open(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpResponse:
     """"Open trace": to Playwright's viewer with this trace, for members of the task's organization."""
     task = _task_or_404(request, task_id)
-    artifact = task.artifacts.filter(pk=artifact_id, kind=Artifact.Kind.TRACE).first()
+    artifact = get_trace(task=task, artifact_id=artifact_id)
     if artifact is None:
         raise Http404("no such trace")
     return HttpResponseRedirect(viewer_url(artifact))
@@ -210,7 +212,7 @@ def trace_open(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpRes
 @login_required
 @require_GET
 @xframe_options_sameorigin  # the viewer shows snapshots in iframes of its own pages
-def trace_viewer(request: HttpRequest, path: str = "") -> HttpResponse:
+def trace_viewer(request: HttpRequest, path: str = "") -> HttpResponseBase:
     """Playwright's trace viewer files, from the installed playwright package. The page itself (index)
     opens only with a `?trace=` the user may read; the other files are Playwright's code, the same for all."""
     root = trace_viewer_dir()

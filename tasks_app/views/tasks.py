@@ -1,5 +1,5 @@
 """Dashboard pages for tasks: the list, the new-task form, the detail page (live timeline, live view,
-controls) and the artifact gallery. Reads go through selectors and views.queries, writes through services."""
+controls) and the artifact gallery. Reads go through selectors, writes through services."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tasks_app import services
-from tasks_app.errors import InvalidRequestError, LookoutError, PermissionDeniedError
+from tasks_app.access import can_control, task_for_user
+from tasks_app.errors import InvalidRequestError, LookoutError, NotFoundError, PermissionDeniedError
 from tasks_app.forms import TaskForm
-from tasks_app.models import Artifact, Membership, Task
-from tasks_app.selectors import get_task, task_for_user
-from tasks_app.services.tasks import role_of
+from tasks_app.models import Artifact, Task
+from tasks_app.selectors import artifacts as artifact_selectors
+from tasks_app.selectors import tasks as task_selectors
+from tasks_app.selectors.tasks import get_task
 from tasks_app.templatetags.dashboard import format_duration
-from tasks_app.views import queries
 from tasks_app.views.base import SESSION_KEY, current_organization
 
 PAGE_SIZE = 25
@@ -31,7 +32,7 @@ S = Task.Status
 
 
 def _can_control(request: HttpRequest, organization: Any) -> bool:
-    return role_of(organization=organization, actor=request.user) in (Membership.Role.ADMIN, Membership.Role.OPERATOR)
+    return can_control(organization=organization, actor=request.user)
 
 
 def _task_or_404(request: HttpRequest, task_id: UUID | str) -> Task:
@@ -69,7 +70,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     }
     page = None
     if org is not None:
-        page = Paginator(queries.filter_tasks(organization=org, **filters), PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(task_selectors.task_page_list(organization=org, **filters), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "tasks_app/task_list.html",
@@ -90,7 +91,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 def task_statuses(request: HttpRequest) -> JsonResponse:
     """`?id=<uuid>&id=…`: the current status of the listed tasks, for the list's live badges."""
     org = current_organization(request)
-    tasks = queries.task_statuses(organization=org, ids=request.GET.getlist("id")) if org else []
+    tasks = task_selectors.task_statuses(organization=org, ids=request.GET.getlist("id")) if org else []
     return JsonResponse(
         {
             "tasks": [
@@ -100,7 +101,7 @@ def task_statuses(request: HttpRequest) -> JsonResponse:
                     "label": t.status.replace("_", " "),
                     "final": t.is_final,
                     "duration": format_duration(t.duration_seconds),
-                    "steps": t.step_count,
+                    "steps": t.step_count,  # type: ignore[attr-defined]  # annotated by task_statuses
                 }
                 for t in tasks
             ]
@@ -214,8 +215,8 @@ def _detail_context(request: HttpRequest, task: Task) -> dict[str, Any]:
         "task": task,
         "can_control": can_control,
         "controls": [CONTROLS[name] for name in HEADER_CONTROLS] if can_control else [],
-        "counts": queries.step_counts(task=task),
-        "screenshot": queries.latest_screenshot(task=task),
+        "counts": task_selectors.step_counts(task=task),
+        "screenshot": artifact_selectors.latest_screenshot(task=task),
     }
 
 
@@ -267,7 +268,7 @@ def task_control(request: HttpRequest, task_id: UUID, action: str) -> HttpRespon
 def task_artifacts(request: HttpRequest, task_id: UUID) -> HttpResponse:
     task = _task_or_404(request, task_id)
     kind, step = request.GET.get("kind", ""), request.GET.get("step", "")
-    artifacts = queries.gallery_artifacts(task=task, kind=kind, step=step)
+    artifacts = artifact_selectors.gallery_artifacts(task=task, kind=kind, step=step)
     return render(
         request,
         "tasks_app/task_artifacts.html",
@@ -277,7 +278,7 @@ def task_artifacts(request: HttpRequest, task_id: UUID) -> HttpResponse:
             "step": step,
             "screenshots": [a for a in artifacts if a.kind in Artifact.SCREENSHOT_KINDS],
             "others": [a for a in artifacts if a.kind not in Artifact.SCREENSHOT_KINDS],
-            **queries.gallery_filters(task=task),
+            **artifact_selectors.gallery_filters(task=task),
         },
     )
 
@@ -285,11 +286,12 @@ def task_artifacts(request: HttpRequest, task_id: UUID) -> HttpResponse:
 @login_required
 def artifact_detail(request: HttpRequest, task_id: UUID, artifact_id: int) -> HttpResponse:
     task = _task_or_404(request, task_id)
-    artifact = task.artifacts.select_related("step", "action").filter(pk=artifact_id).first()
-    if artifact is None:
-        raise Http404("artifact not found")
-    viewer = queries.viewer_for(artifact)
-    preview = queries.artifact_preview(artifact) if viewer in ("json", "text") else None
+    try:
+        artifact = artifact_selectors.get_artifact(task=task, artifact_id=artifact_id)
+    except NotFoundError as exc:
+        raise Http404("artifact not found") from exc
+    viewer = artifact_selectors.viewer_for(artifact)
+    preview = artifact_selectors.artifact_preview(artifact) if viewer in ("json", "text") else None
     return render(
         request,
         "tasks_app/artifact_detail.html",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent_core import runner
 from agent_core.browser import BrowserManager
 from agent_core.control import LocalControl
 from agent_core.llm import OpenAIClient
-from agent_core.runner import run_task
 from agent_core.types import (
     ActionFinished,
     ActionStarted,
@@ -76,7 +76,7 @@ async def run_agent(
     llm = OpenAIClient(llm_cfg)
     hooks = hooks or Recorder()
     try:
-        outcome = await run_task(
+        outcome = await runner.run_agent(
             spec,
             browser=browser,
             llm=llm,

@@ -31,8 +31,8 @@ from agent_core.actions import (
     parse_agent_step,
 )
 from agent_core.browser import BrowserSession
-from agent_core.dom import Element, ScrapeResult, scrape
 from agent_core.errors import InvalidModelOutputError
+from agent_core.scraper import Element, ScrapeResult, scrape
 from tests.sites.server import REPORT_CSV, TestSite
 
 # ---- parsing (no browser) ---------------------------------------------------------------------------------

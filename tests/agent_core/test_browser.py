@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from agent_core.actions import Click, execute_action
-from agent_core.browser import BrowserManager, _proxy_settings, find_chromium, jpeg_size, validate_start_url
-from agent_core.dom import scrape
+from agent_core.browser import BrowserManager, find_chromium, jpeg_size, proxy_settings, validate_start_url
 from agent_core.errors import BrowserError, InvalidTaskError
+from agent_core.scraper import scrape
 from agent_core.types import Frame
 from tests.agent_core.conftest import TEST_BROWSER_CONFIG
 from tests.sites.server import TestSite
@@ -259,8 +259,8 @@ async def test_dialogs_are_accepted_and_recorded(site: TestSite, session) -> Non
 
 
 def test_proxy_credentials_are_split_out() -> None:
-    assert _proxy_settings("http://127.0.0.1:3128") == {"server": "http://127.0.0.1:3128"}
-    assert _proxy_settings("http://bob:s%40cret@proxy.local:8080") == {
+    assert proxy_settings("http://127.0.0.1:3128") == {"server": "http://127.0.0.1:3128"}
+    assert proxy_settings("http://bob:s%40cret@proxy.local:8080") == {
         "server": "http://proxy.local:8080",
         "username": "bob",
         "password": "s@cret",

@@ -148,14 +148,14 @@ def test_sigkilled_worker_run_is_swept_as_lost(stack_env, site, fake_openai, org
 
 
 def test_redelivered_message_runs_once(stack_env, site, fake_openai, org, operator):
-    from tasks_app.jobs import run_task_job
+    from tasks_app.runs.jobs import execute_task_job
 
     fake_openai.script = lambda req: step(act("complete"), goal_achieved=True)
     worker = celery_worker("runner", stack_env["env"], stack_env["logs"], queues=stack_env["queue"])
     with running(worker):
         task = services.create_task(organization=org, created_by=operator, url=site.url("/table/"), navigation_goal="look")
         # the same message delivered again (as after a broker redelivery)
-        run_task_job.apply_async(kwargs={"task_id": str(task.pk)}, queue=stack_env["queue"])
+        execute_task_job.apply_async(kwargs={"task_id": str(task.pk)}, queue=stack_env["queue"])
         wait_until(lambda: Task.objects.get(pk=task.pk).status == "completed", 60, "run did not complete")
         time.sleep(1.5)  # give the duplicate time to be consumed
         assert "not claimable" in worker.output()

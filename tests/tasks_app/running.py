@@ -7,7 +7,7 @@ from typing import Any
 
 from agent_core.browser import BrowserManager
 from tasks_app import services
-from tasks_app.agent_bridge import execute_task
+from tasks_app.runs.execute import execute_task
 
 
 def make_task(org, user, **request):
@@ -26,3 +26,19 @@ async def run_until_model_asked(task_id: Any, *, browser: BrowserManager, model:
         assert loop.time() < deadline, "the run never asked the model"
         await asyncio.sleep(0.05)
     return run
+
+
+def assert_events_typed(events) -> None:
+    """Every stored event has a known type whose TypedDict (tasks_app.events) its data follows, and
+    survives a JSON round trip unchanged."""
+    import json
+
+    from tasks_app.events import EVENT_DATA
+
+    for event in events:
+        shape = EVENT_DATA.get(event.type)
+        assert shape is not None, f"event {event.seq} has an unknown type {event.type!r}"
+        keys = set(event.data)
+        required, optional = set(shape.__required_keys__), set(shape.__optional_keys__)
+        assert required <= keys <= required | optional, (event.type, sorted(keys ^ required))
+        assert json.loads(json.dumps(event.data)) == event.data

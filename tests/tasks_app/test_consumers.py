@@ -104,7 +104,7 @@ async def test_viewer_may_watch(task, viewer):
 
 
 async def test_frames_stream_forwards_binary_and_counts_viewers(task, operator):
-    from tasks_app.live_view import viewer_count
+    from tasks_app.services.live_view import viewer_count
 
     comm = communicator(task, operator, "frames/")
     assert (await comm.connect())[0]

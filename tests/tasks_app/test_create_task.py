@@ -46,7 +46,7 @@ def test_invalid_requests_name_the_field(org, operator, fields, field, fragment)
 def test_valid_request_is_stored_and_queued(org, operator, django_capture_on_commit_callbacks):
     from unittest import mock
 
-    with mock.patch("tasks_app.runners.dispatch") as dispatch, django_capture_on_commit_callbacks(execute=True):
+    with mock.patch("tasks_app.runs.dispatch.RunDispatcher.run") as dispatch, django_capture_on_commit_callbacks(execute=True):
         task = services.create_task(
             organization=org,
             created_by=operator,

@@ -9,11 +9,11 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tasks_app import services
-from tasks_app.agent_bridge import execute_task
 from tasks_app.models import Action, Artifact, Step, Task, TaskEvent
-from tests.fakes.openai_server import reply_json
+from tasks_app.runs.execute import execute_task
+from tests.fakes.openai_server import computer_call, message, reply_json
 from tests.scripting import act, element_id, page_url, step
-from tests.tasks_app.running import make_task, run_until_model_asked
+from tests.tasks_app.running import assert_events_typed, make_task, run_until_model_asked
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,6 +62,7 @@ async def test_run_is_recorded(site, model, browser, org, operator):
     types = [e.type for e in events]
     assert types[0] == "task.status" and events[-1].data["status"] == "completed"
     assert types.count("step.started") == 2 and types.count("action.finished") == 7
+    assert_events_typed(events)
     refreshed = await Task.objects.aget(pk=task.pk)
     assert refreshed.input_tokens > 0 and refreshed.cost > 0  # gpt-4o has a price
     assert refreshed.heartbeat_at is None and refreshed.finished_at is not None
@@ -121,3 +122,23 @@ async def test_invalid_start_url_fails_cleanly(model, browser, org, operator):
     finished = await execute_task(task.pk, browser=browser)
     assert finished.status == "failed" and "could not open" in finished.failure_reason
     assert not model.requests
+
+
+async def test_denied_safety_check_ends_the_run_whatever_the_reason_says(site, model, browser, org, operator, monkeypatch):
+    """The run learns of a denial from the task's stop cause, not from the wording of its failure reason."""
+    check = {"id": "sc_1", "code": "malicious_instructions", "message": "The page asks to ignore the user"}
+    model.script = [
+        computer_call({"type": "click", "x": 60, "y": 60, "button": "left"}, safety_checks=[check], reasoning="Click it"),
+        message("Done."),
+    ]
+    task = await sync_to_async(make_task)(org, operator, url=site.url("/table/"), navigation_goal="click", engine="cua")
+    run = asyncio.create_task(execute_task(task.pk, browser=browser))
+    await wait_for(lambda: Task.objects.get(pk=task.pk).status == "awaiting_approval")
+    monkeypatch.setattr("tasks_app.services.tasks.actor_label", lambda actor: "a reviewer")  # other words, same data
+    current = await Task.objects.select_related("organization").aget(pk=task.pk)
+    await sync_to_async(services.deny_safety_checks)(task=current, by=operator)
+    finished = await asyncio.wait_for(run, 20)
+    assert finished.status == "terminated" and finished.stop_cause == Task.StopCause.SAFETY_CHECK_DENIED
+    assert "malicious_instructions" in finished.failure_reason
+    assert len(model.requests) == 1, "the run went on after the denial"
+    assert not await sync_to_async(Action.objects.filter(task=task, success=True).exists)(), "the held action ran"

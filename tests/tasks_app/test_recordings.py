@@ -29,9 +29,12 @@ from django.utils import timezone
 
 from agent_core.browser import BrowserManager
 from agent_core.types import BrowserConfig
-from tasks_app import agent_bridge, services
-from tasks_app.agent_bridge import browser_config, execute_task
+from tasks_app import services
 from tasks_app.models import Artifact, Task, TaskEvent
+from tasks_app.runs import config as run_config
+from tasks_app.runs import execute as run_execute
+from tasks_app.runs.config import browser_config
+from tasks_app.runs.execute import execute_task
 from tests.factories import TaskFactory
 from tests.fakes.openai_server import reply_json
 from tests.scripting import act, element_id, page_url, step
@@ -156,7 +159,7 @@ async def test_completed_run_records_video_trace_and_har_with_secrets_masked(
             workdirs.append(made)
         return made
 
-    monkeypatch.setattr(agent_bridge.tempfile, "mkdtemp", recording_mkdtemp)
+    monkeypatch.setattr(run_execute.tempfile, "mkdtemp", recording_mkdtemp)
     model.script = login_script(site)
     task = await sync_to_async(make_task)(
         org, operator, url=site.url("/login/"), navigation_goal="Sign in and subscribe", navigation_payload=PAYLOAD
@@ -234,7 +237,7 @@ async def test_worker_shutting_down_keeps_the_recordings(site, model, browser, o
 async def test_without_ffmpeg_the_run_goes_on_without_video_and_the_page_says_why(
     site, model, browser, org, operator, monkeypatch, client
 ):
-    monkeypatch.setattr(agent_bridge, "find_ffmpeg", lambda: None)
+    monkeypatch.setattr(run_config, "find_ffmpeg", lambda: None)
     model.script = [step(act("complete"), goal_achieved=True)]
     task = await sync_to_async(make_task)(org, operator, url=site.url("/table/"), navigation_goal="look")
     finished = await execute_task(task.pk, browser=browser)
@@ -250,7 +253,7 @@ async def test_without_ffmpeg_the_run_goes_on_without_video_and_the_page_says_wh
 
 @pytest.mark.django_db
 def test_browser_config_follows_the_setting_and_the_organization(settings, org, tmp_path, monkeypatch):
-    monkeypatch.setattr(agent_bridge, "find_ffmpeg", lambda: "/usr/bin/ffmpeg")
+    monkeypatch.setattr(run_config, "find_ffmpeg", lambda: "/usr/bin/ffmpeg")
     workdir = str(tmp_path)
     settings.LOOKOUT_RECORD_RUNS = True
     on = browser_config(workdir=workdir, organization=org)
@@ -264,7 +267,7 @@ def test_browser_config_follows_the_setting_and_the_organization(settings, org, 
     off = browser_config(workdir=workdir, organization=org)
     assert (off.trace, off.video_dir, off.har_path) == (False, None, None)
     settings.LOOKOUT_RECORD_RUNS = True
-    monkeypatch.setattr(agent_bridge, "find_ffmpeg", lambda: None)
+    monkeypatch.setattr(run_config, "find_ffmpeg", lambda: None)
     no_video = browser_config(workdir=workdir, organization=org)
     assert no_video.trace and no_video.har_path and no_video.video_dir is None
 

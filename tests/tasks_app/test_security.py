@@ -112,7 +112,7 @@ def test_500_is_friendly_and_reveals_nothing(operator, settings, monkeypatch):
     def boom(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(task_views.queries, "filter_tasks", boom)
+    monkeypatch.setattr(task_views.task_selectors, "task_page_list", boom)
     client = Client(raise_request_exception=False)
     client.force_login(operator)
     response = client.get("/")

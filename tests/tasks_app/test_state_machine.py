@@ -6,8 +6,9 @@ from django.utils import timezone
 from tasks_app import services
 from tasks_app.errors import NotFoundError, PermissionDeniedError, TaskStateError
 from tasks_app.models import Task, TaskEvent
-from tasks_app.services.tasks import TRANSITIONS
+from tasks_app.services.tasks import TRANSITIONS, requeue_task
 from tests.factories import TaskFactory
+from tests.tasks_app.running import assert_events_typed
 
 S = Task.Status
 ALL = list(S.values)
@@ -18,9 +19,7 @@ def _do(target, task, actor):
     if target == S.QUEUED:
         if task.status == S.CREATED:
             return services.enqueue_task(task=task)
-        from tasks_app.services.tasks import _transition  # the sweeper's requeue of a lost run
-
-        return _transition(task, to=S.QUEUED, verb="requeue")
+        return requeue_task(task=task, reason="worker lost")  # the sweeper's requeue of a lost run
     if target == S.RUNNING:
         if task.status == S.QUEUED:
             claimed = services.claim_task(task_id=task.pk, worker="w1")
@@ -122,8 +121,11 @@ def test_deny_names_checks_and_approve_clears_them(org, operator):
     task = services.deny_safety_checks(task=task, by=operator)
     assert task.status == S.TERMINATED
     assert "irrelevant_domain: The page is off-task" in task.failure_reason
-    types = list(TaskEvent.objects.filter(task=task).values_list("type", flat=True))
+    assert task.stop_cause == Task.StopCause.SAFETY_CHECK_DENIED  # the decision is data, not a phrase
+    events = list(TaskEvent.objects.filter(task=task).order_by("seq"))
+    types = [e.type for e in events]
     assert types.count("approval.pending") == 2 and types.count("approval.resolved") == 2
+    assert_events_typed(events)
 
 
 @pytest.mark.django_db
@@ -157,7 +159,7 @@ def test_retry_creates_linked_task_only_when_finished(org, operator, django_capt
     services.finish_task(task=task, status=S.FAILED, failure_reason="x")
     from unittest import mock
 
-    with mock.patch("tasks_app.runners.dispatch") as dispatch, django_capture_on_commit_callbacks(execute=True):
+    with mock.patch("tasks_app.runs.dispatch.RunDispatcher.run") as dispatch, django_capture_on_commit_callbacks(execute=True):
         new = services.retry_task(task=task, by=operator)
     assert new.retry_of_id == task.pk and new.status == S.QUEUED
     assert new.navigation_payload == {"name": "Ada"} and new.max_steps == 4

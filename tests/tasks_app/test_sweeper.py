@@ -32,7 +32,7 @@ def test_requeue_once_by_setting(org, settings, django_capture_on_commit_callbac
     settings.LOOKOUT_REQUEUE_LOST_RUNS = True
     old = timezone.now() - timedelta(seconds=120)
     task = TaskFactory(organization=org, status="running", heartbeat_at=old, started_at=old)
-    with mock.patch("tasks_app.runners.dispatch") as dispatch, django_capture_on_commit_callbacks(execute=True):
+    with mock.patch("tasks_app.runs.dispatch.RunDispatcher.run") as dispatch, django_capture_on_commit_callbacks(execute=True):
         assert sweep_stale_runs(stale_after_s=30)["requeued"] == [task.pk]
     dispatch.assert_called_once_with(task.pk)
     Task.objects.filter(pk=task.pk).update(status="running", heartbeat_at=old)

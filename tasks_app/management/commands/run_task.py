@@ -13,9 +13,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from agent_core.browser import BrowserManager
 from tasks_app import services
 from tasks_app.errors import LookoutError
 from tasks_app.models import Organization, Task, TaskEvent
+from tasks_app.runs.config import browser_config
+from tasks_app.runs.execute import execute_task
+from tasks_app.selectors.events import events_after
+from tasks_app.selectors.tasks import task_status
 
 
 def describe(event: TaskEvent) -> str | None:
@@ -144,9 +149,6 @@ class Command(BaseCommand):
         runner = None
         browser = None
         if in_process:
-            from agent_core.browser import BrowserManager
-            from tasks_app.agent_bridge import browser_config, execute_task
-
             browser = BrowserManager(browser_config())
             runner = asyncio.create_task(execute_task(task_id, browser=browser, worker="cli"))
         try:
@@ -162,7 +164,7 @@ class Command(BaseCommand):
         after = 0
         asked: set[int] = set()
         while True:
-            events = [e async for e in TaskEvent.objects.filter(task_id=task_id, seq__gt=after).order_by("seq")]
+            events = [e async for e in events_after(task_id=task_id, after=after)]
             for event in events:
                 after = event.seq
                 line = describe(event)
@@ -171,7 +173,7 @@ class Command(BaseCommand):
                 if event.type == "approval.pending" and event.seq not in asked:
                     asked.add(event.seq)
                     await self._decide(task_id)
-            status = await Task.objects.filter(pk=task_id).values_list("status", flat=True).aget()
+            status = await sync_to_async(task_status)(task_id=task_id)
             if status in Task.FINAL_STATUSES and (runner is None or runner.done()) and not events:
                 return
             await asyncio.sleep(0.2)

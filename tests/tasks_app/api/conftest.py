@@ -11,8 +11,9 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
 
-from tasks_app import inprocess, services
+from tasks_app import services
 from tasks_app.models import Action, ApiKey, Artifact, Membership, Organization, Step, Task
+from tasks_app.runs import inprocess
 from tests.factories import TaskFactory
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -96,7 +97,7 @@ def task_with_run(organization: Organization, **fields: Any) -> Task:
 
 
 @pytest.fixture
-def run_task(org: Organization) -> Task:
+def finished_run(org: Organization) -> Task:
     return task_with_run(org)
 
 

@@ -46,7 +46,7 @@ def test_a_crash_is_a_json_500_without_details(api, settings, monkeypatch, debug
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(task_views.api_selectors, "filter_tasks", boom)
+    monkeypatch.setattr(task_views.task_selectors, "filter_tasks", boom)
     client = key_client(api.defaults["HTTP_X_API_KEY"], raise_request_exception=False)
     body = assert_error(client.get("/api/v1/tasks/"), 500, "server_error")
     assert "secret" not in body["message"]

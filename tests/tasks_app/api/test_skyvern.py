@@ -99,16 +99,33 @@ def test_output_that_is_not_an_object_array_or_string_travels_as_json_text(api, 
     assert api.get(f"/v1/runs/{task.pk}").json()["output"] == "42"
 
 
-def test_cancel_cancels_or_terminates(api, org):
+def test_cancel_reports_canceled_whether_or_not_the_run_started(api, org):
     queued = TaskFactory(organization=org, status=S.QUEUED)
     running = TaskFactory(organization=org, status=S.RUNNING)
     paused = TaskFactory(organization=org, status=S.PAUSED)
     done = TaskFactory(organization=org, status=S.COMPLETED)
     assert post(api, f"/v1/runs/{queued.pk}/cancel").json()["status"] == "canceled"
-    assert post(api, f"/v1/runs/{running.pk}/cancel").json()["status"] == "terminated"
-    assert post(api, f"/v1/runs/{paused.pk}/cancel").json()["status"] == "terminated"
+    assert post(api, f"/v1/runs/{running.pk}/cancel").json()["status"] == "canceled"
+    assert post(api, f"/v1/runs/{paused.pk}/cancel").json()["status"] == "canceled"
+    # Lookout's own status of a started run stays `terminated` (by an operator), for the dashboard and /api/v1/
+    running.refresh_from_db()
+    assert running.status == S.TERMINATED and running.stop_cause == Task.StopCause.OPERATOR
+    assert api.get(f"/api/v1/tasks/{running.pk}/").json()["status"] == "terminated"
     response = post(api, f"/v1/runs/{done.pk}/cancel")
     assert response.status_code == 409 and response.json()["code"] == "illegal_state"
+
+
+def test_agent_giving_up_stays_terminated_and_filters_tell_them_apart(api, org):
+    gave_up = TaskFactory(organization=org, status=S.TERMINATED)
+    stopped = TaskFactory(organization=org, status=S.TERMINATED, stop_cause=Task.StopCause.OPERATOR)
+    denied = TaskFactory(organization=org, status=S.TERMINATED, stop_cause=Task.StopCause.SAFETY_CHECK_DENIED)
+    canceled = TaskFactory(organization=org, status=S.CANCELED)
+    assert api.get(f"/v1/runs/{gave_up.pk}").json()["status"] == "terminated"
+    assert api.get(f"/v1/runs/{stopped.pk}").json()["status"] == "canceled"
+    assert api.get(f"/v1/runs/{denied.pk}").json()["status"] == "canceled"
+    ids = {r["run_id"] for r in api.get("/v1/runs", {"status": "canceled"}).json()}
+    assert ids == {str(stopped.pk), str(denied.pk), str(canceled.pk)}
+    assert {r["run_id"] for r in api.get("/v1/runs", {"status": "terminated"}).json()} == {str(gave_up.pk)}
 
 
 def test_cancel_needs_an_operator(viewer_api, org):

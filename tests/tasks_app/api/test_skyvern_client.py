@@ -89,7 +89,7 @@ def test_skyverns_client_drives_lookout(skyvern_client, org_key, settings):
     download = httpx.get(final.signed_url, headers={"x-api-key": api_key})
     assert download.status_code == 200 and download.content == PNG
 
-    # cancel: a queued run is canceled, a running one terminated
+    # cancel: a queued run and a running one both end `canceled` for Skyvern's users
     waiting = client.run_task(prompt="Sign up", url="https://example.test/", engine="openai-cua")
     client.cancel_run(waiting.run_id)
     canceled = poll(client, waiting.run_id)
@@ -98,7 +98,8 @@ def test_skyverns_client_drives_lookout(skyvern_client, org_key, settings):
     busy = client.run_task(prompt="Browse", url="https://example.test/")
     services.claim_task(task_id=busy.run_id, worker="test-worker")
     client.cancel_run(busy.run_id)
-    assert poll(client, busy.run_id).status == "terminated"
+    assert poll(client, busy.run_id).status == "canceled"
+    assert {r.run_id for r in client.get_runs_v2(status="canceled")} == {busy.run_id, waiting.run_id}
 
     listed = client.get_runs_v2(page_size=10)
     assert [r.run_id for r in listed] == [busy.run_id, waiting.run_id, run.run_id]

@@ -159,13 +159,13 @@ def test_list_runs_a_fixed_number_of_queries(api, org, django_assert_num_queries
         assert len(api.get("/api/v1/tasks/").json()["results"]) == 13
 
 
-def test_detail(api, run_task):
-    body = api.get(f"/api/v1/tasks/{run_task.pk}/").json()
-    assert body["id"] == str(run_task.pk) and body["status"] == "completed" and body["last_event_seq"] == 3
+def test_detail(api, finished_run):
+    body = api.get(f"/api/v1/tasks/{finished_run.pk}/").json()
+    assert body["id"] == str(finished_run.pk) and body["status"] == "completed" and body["last_event_seq"] == 3
 
 
-def test_steps_with_their_actions(api, run_task):
-    steps = api.get(f"/api/v1/tasks/{run_task.pk}/steps/").json()
+def test_steps_with_their_actions(api, finished_run):
+    steps = api.get(f"/api/v1/tasks/{finished_run.pk}/steps/").json()
     assert [(s["order"], s["retry_index"], s["status"]) for s in steps] == [
         (0, 0, "failed"), (0, 1, "completed"), (1, 0, "completed"),
     ]
@@ -174,53 +174,53 @@ def test_steps_with_their_actions(api, run_task):
     assert steps[1]["actions"][0]["parameters"] == {"text": "ada@example.test"}
 
 
-def test_actions_in_order(api, run_task):
-    actions = api.get(f"/api/v1/tasks/{run_task.pk}/actions/").json()
+def test_actions_in_order(api, finished_run):
+    actions = api.get(f"/api/v1/tasks/{finished_run.pk}/actions/").json()
     assert [(a["action_type"], a["element_id"]) for a in actions] == [
         ("input_text", "e3"), ("click", "e7"), ("complete", ""),
     ]
-    assert actions[0]["step_id"] == run_task.steps.get(order=0, retry_index=1).pk
+    assert actions[0]["step_id"] == finished_run.steps.get(order=0, retry_index=1).pk
 
 
-def test_artifacts_and_their_content_with_the_api_key(api, run_task):
-    artifacts = api.get(f"/api/v1/tasks/{run_task.pk}/artifacts/").json()
+def test_artifacts_and_their_content_with_the_api_key(api, finished_run):
+    artifacts = api.get(f"/api/v1/tasks/{finished_run.pk}/artifacts/").json()
     assert [a["kind"] for a in artifacts] == ["screenshot_action", "html_scrape", "screenshot_final"]
     shot = artifacts[0]
     assert shot["content_type"] == "image/png" and shot["size"] == len(PNG) and shot["thumbnail_url"] is None
-    assert shot["url"] == f"http://testserver/api/v1/tasks/{run_task.pk}/artifacts/{shot['id']}/content"
+    assert shot["url"] == f"http://testserver/api/v1/tasks/{finished_run.pk}/artifacts/{shot['id']}/content"
     response = api.get(shot["url"])
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert b"".join(response.streaming_content) == PNG
     assert "sandbox" in response["Content-Security-Policy"]
     download = api.get(shot["url"] + "?download=1")
     assert download["Content-Disposition"].startswith("attachment")
-    html = api.get(f"/api/v1/tasks/{run_task.pk}/artifacts/?kind=html_scrape").json()
+    html = api.get(f"/api/v1/tasks/{finished_run.pk}/artifacts/?kind=html_scrape").json()
     assert [a["name"] for a in html] == ["page.html"]
 
 
-def test_artifact_content_errors_are_json_whatever_the_accept_header(api, run_task, other_org):
+def test_artifact_content_errors_are_json_whatever_the_accept_header(api, finished_run, other_org):
     foreign = TaskFactory(organization=other_org)
     from tests.tasks_app.api.conftest import add_artifact
 
     theirs = add_artifact(foreign, Artifact.Kind.SCREENSHOT_FINAL, "x.png", PNG, "image/png")
     response = api.get(f"/api/v1/tasks/{foreign.pk}/artifacts/{theirs.pk}/content", HTTP_ACCEPT="image/png")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
-    response = api.get(f"/api/v1/tasks/{run_task.pk}/artifacts/{theirs.pk}/content")
+    response = api.get(f"/api/v1/tasks/{finished_run.pk}/artifacts/{theirs.pk}/content")
     assert response.status_code == 404 and response.json() == {
         "code": "not_found", "message": "artifact not found", "extra": {},
     }
-    no_thumb = run_task.artifacts.first()
-    response = api.get(f"/api/v1/tasks/{run_task.pk}/artifacts/{no_thumb.pk}/content?thumbnail=1")
+    no_thumb = finished_run.artifacts.first()
+    response = api.get(f"/api/v1/tasks/{finished_run.pk}/artifacts/{no_thumb.pk}/content?thumbnail=1")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
 
 
-def test_events_after_a_seq(api, run_task):
-    body = api.get(f"/api/v1/tasks/{run_task.pk}/events/").json()
+def test_events_after_a_seq(api, finished_run):
+    body = api.get(f"/api/v1/tasks/{finished_run.pk}/events/").json()
     assert [e["seq"] for e in body["events"]] == [1, 2, 3] and body["last_seq"] == 3
     event = body["events"][1]
     assert set(event) == {"seq", "type", "ts", "data"} and event["data"]["status"] == "running"
-    later = api.get(f"/api/v1/tasks/{run_task.pk}/events/?after=2").json()
+    later = api.get(f"/api/v1/tasks/{finished_run.pk}/events/?after=2").json()
     assert [e["seq"] for e in later["events"]] == [3]
-    assert api.get(f"/api/v1/tasks/{run_task.pk}/events/?after=1&limit=1").json()["events"][0]["seq"] == 2
-    bad = api.get(f"/api/v1/tasks/{run_task.pk}/events/?after=-1")
+    assert api.get(f"/api/v1/tasks/{finished_run.pk}/events/?after=1&limit=1").json()["events"][0]["seq"] == 2
+    bad = api.get(f"/api/v1/tasks/{finished_run.pk}/events/?after=-1")
     assert bad.status_code == 400 and bad.json()["extra"]["field"] == "after"

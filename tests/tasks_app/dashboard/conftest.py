@@ -84,7 +84,7 @@ def make_artifact(
     action: Action | None = None,
     thumbnail: bool | None = None,
 ) -> Artifact:
-    """An artifact with its file in storage (and a thumbnail for screenshots), like DjangoRunHooks makes."""
+    """An artifact with its file in storage (and a thumbnail for screenshots), like RecordingHooks makes."""
     is_shot = kind in Artifact.SCREENSHOT_KINDS
     artifact = Artifact(
         task=task,
@@ -204,7 +204,7 @@ class AsgiLiveServer:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=timeout)
 
     def run(self, coro: Any, *, timeout: float = 30) -> Any:
-        """Await `coro` on the server's event loop (e.g. a DjangoRunHooks method) and return its result."""
+        """Await `coro` on the server's event loop (e.g. a RecordingHooks method) and return its result."""
         assert self.loop is not None, "the live server is not running"
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)
 
@@ -212,7 +212,7 @@ class AsgiLiveServer:
         """After a test: cancel what it left on the server loop (in-process runs, the runner's sweeper) and
         detach the in-process runner from this loop, so later tests, browser or not, see no server loop
         (webhooks delivered in line, nothing sweeping their rows). The next request attaches it again."""
-        from tasks_app import inprocess
+        from tasks_app.runs import inprocess
 
         runner_code = {inprocess._run.__code__, inprocess._sweep_forever.__code__, inprocess._startup.__code__}
 
@@ -347,15 +347,15 @@ def live_task(asgi_server: AsgiLiveServer, org: Any, operator: Any) -> Task:
 
 
 class ScriptedRun:
-    """Plays agent_core events through the real `DjangoRunHooks` on the live server's loop, the way a run
+    """Plays agent_core events through the real `RecordingHooks` on the live server's loop, the way a run
     does: rows, artifact files, numbered events and live deltas are exactly what the bridge produces."""
 
     def __init__(self, server: AsgiLiveServer, task: Task) -> None:
-        from tasks_app.agent_bridge import DjangoRunHooks
+        from tasks_app.runs.hooks import RecordingHooks
 
         self.server = server
         self.task = task
-        self.hooks = DjangoRunHooks(task)
+        self.hooks = RecordingHooks(task.pk)
 
     def step(self, order: int, url: str, retry_index: int = 0) -> Any:
         from agent_core.types import StepRef, StepStarted

@@ -313,7 +313,7 @@ def test_task_list_badges_follow_the_runs(asgi_server, logged_in_page, operator,
 
 
 def test_new_task_form_checks_json_before_sending(asgi_server, logged_in_page, operator, monkeypatch):
-    monkeypatch.setattr("tasks_app.runners.dispatch", lambda task_id: None)  # nothing runs it here
+    monkeypatch.setattr("tasks_app.runs.dispatch.RunDispatcher.run", lambda self, task_id: None)  # nothing runs it here
     page = logged_in_page(operator)
     page.goto("/tasks/new/")
     page.get_by_label("Start URL").fill("https://shop.example.test/")

@@ -35,6 +35,13 @@ def create_through_form(page, url, goal, engine="dom"):
     return Task.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[1])
 
 
+def wait_for_requests(model, count, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while len(model.requests) < count:
+        assert time.monotonic() < deadline, f"the model got {len(model.requests)} request(s), not {count}"
+        time.sleep(0.02)
+
+
 def test_operator_runs_watches_pauses_resumes_and_reviews(asgi_server, logged_in_page, operator, model, site):
     def script(req):
         url = page_url(req)
@@ -62,7 +69,11 @@ def test_operator_runs_watches_pauses_resumes_and_reviews(asgi_server, logged_in
     expect(page.locator("#live-view")).to_have_attribute("src", re.compile("^blob:"), timeout=15000)
     step_el = page.locator("#timeline .tl-step").first
     expect(step_el).to_contain_text("Step 1", timeout=15000)
-    # pause while the model is still answering step 1: the run stops at its next checkpoint
+    # Pause while the model is still answering step 1: the run stops at its next checkpoint. "Step 1" on
+    # the timeline is not enough to know that: the step starts (screenshot, scrape) before the checkpoint
+    # that precedes the model call, and a pause that lands there holds the run before the model is ever
+    # asked, so no reasoning could stream (the flake seen once in eight runs). Wait for the request itself.
+    wait_for_requests(model, 1)
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("#task-status")).to_have_text("paused")
     expect(step_el.locator(".thinking-text")).to_have_text("I will type the applicant's name first.", timeout=15000)
@@ -94,10 +105,7 @@ def test_operator_terminates_a_run_waiting_on_the_model(asgi_server, logged_in_p
     page = logged_in_page(operator)
     task = create_through_form(page, site.url("/table/"), "Read the table")
     expect(page.locator("#task-status")).to_have_text("running", timeout=15000)
-    deadline = time.monotonic() + 15
-    while not model.requests:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_requests(model, 1)
     page.get_by_role("button", name="Terminate").click()
     expect(page.locator("#task-status")).to_have_text("terminated", timeout=5000)
     expect(page.locator('[data-role="failure-reason"]')).to_have_text(f"terminated by {operator.username}")

@@ -10,12 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import socket
 import threading
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+
+from tasks_app.runs.browser import get_browser
+from tasks_app.runs.execute import execute_task
+from tasks_app.selectors.tasks import queued_task_ids
+from tasks_app.services.sweeper import recover_runs_of, sweep_stale_runs
 
 logger = logging.getLogger(__name__)
 
@@ -42,22 +48,16 @@ def attach_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _startup() -> None:
-    from tasks_app.models import Task
-    from tasks_app.services.sweeper import recover_runs_of
-
     ended = await database_sync_to_async(recover_runs_of)(worker_prefix="inprocess:")
     if ended:
         logger.warning("ended %d run(s) left active by a previous server process", len(ended))
     # queued tasks lived only in the old process's memory: schedule them again
-    queued = await database_sync_to_async(lambda: list(Task.objects.filter(status=Task.Status.QUEUED).values_list("pk", flat=True)))()
-    for task_id in queued:
+    for task_id in await database_sync_to_async(queued_task_ids)():
         _start(task_id)
     asyncio.get_running_loop().create_task(_sweep_forever())
 
 
 async def _sweep_forever() -> None:
-    from tasks_app.services.sweeper import sweep_stale_runs
-
     while True:
         await asyncio.sleep(max(5.0, settings.LOOKOUT_STALE_AFTER_SECONDS / 2))
         try:
@@ -73,11 +73,6 @@ def _start(task_id: Any) -> None:
 
 
 async def _run(task_id: Any) -> None:
-    import os
-
-    from tasks_app.agent_bridge import execute_task
-    from tasks_app.worker_loop import get_browser
-
     try:
         await execute_task(task_id, browser=await get_browser(), worker=f"{worker_prefix()}{os.getpid()}")
     except Exception:  # noqa: BLE001

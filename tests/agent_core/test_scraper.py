@@ -8,8 +8,8 @@ import pytest
 import pytest_asyncio
 
 from agent_core.actions import Click, InputText, execute_action
-from agent_core.dom import Element, ScrapeResult, locator_for, scrape
 from agent_core.errors import InvalidModelOutputError
+from agent_core.scraper import Element, ScrapeResult, locator_for, scrape
 from tests.sites.server import TestSite
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]

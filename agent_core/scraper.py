@@ -215,7 +215,7 @@ def _element(node: dict[str, Any]) -> Element:
         attrs={str(k): str(v) for k, v in (node.get("attrs") or {}).items()},
         text=node.get("text") or "",
         frame_path=tuple(node.get("frame_path") or ()),
-        rect=tuple(node.get("rect") or (0.0, 0.0, 0.0, 0.0)),  # type: ignore[arg-type]
+        rect=tuple(node.get("rect") or (0.0, 0.0, 0.0, 0.0)),
         kind=node.get("kind") or "",
         role=node.get("role"),
         label=node.get("label") or "",
@@ -389,7 +389,3 @@ def locator_for(page: Page, element: Element) -> Locator:
         scope = scope.frame_locator(frame_selector(index))
     return scope.locator(element.selector)
 
-
-def tree_json(result: ScrapeResult) -> str:
-    """The full element tree as JSON (the "element tree" artifact)."""
-    return json.dumps(result.tree, ensure_ascii=False)

@@ -1,71 +1,43 @@
-"""Read-only queries the dashboard pages need on top of tasks_app.selectors: filtered lists, live statuses,
-gallery contents and artifact previews. Everything here is scoped by a task or organization the caller
-already resolved with a membership check."""
+"""Read-only queries for a task's artifacts: lists, the gallery, previews and old recordings."""
 
 from __future__ import annotations
 
 import json
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from tasks_app import json_limits
+from tasks_app.errors import NotFoundError
 from tasks_app.models import Artifact, Organization, Step, Task
-from tasks_app.selectors import list_artifacts, list_tasks
 
 # Types that have a useful in-page viewer; everything can be downloaded.
 PREVIEW_LIMIT_BYTES = 1_000_000
+RECORDING_KINDS = (Artifact.Kind.RECORDING, Artifact.Kind.TRACE, Artifact.Kind.HAR)
 
 
-def filter_tasks(*, organization: Organization, status: str = "", engine: str = "", q: str = "") -> QuerySet[Task]:
-    """The organization's tasks, newest first, with `step_count`; unknown filter values are ignored."""
-    # Meta.ordering is not applied to GROUP BY queries, so the order is spelled out.
-    tasks = list_tasks(organization=organization).annotate(step_count=Count("steps")).order_by("-created_at", "-pk")
-    if status in Task.Status.values:
-        tasks = tasks.filter(status=status)
-    if engine in Task.Engine.values:
-        tasks = tasks.filter(engine=engine)
-    if q:
-        tasks = tasks.filter(
-            Q(url__icontains=q)
-            | Q(title__icontains=q)
-            | Q(navigation_goal__icontains=q)
-            | Q(data_extraction_goal__icontains=q)
-        )
-    return tasks
+def list_artifacts(*, task: Task) -> QuerySet[Artifact]:
+    return task.artifacts.select_related("step", "action")
 
 
-def task_statuses(*, organization: Organization, ids: list[str]) -> QuerySet[Task]:
-    """The listed tasks of the organization (unknown or malformed ids are skipped), for status polling."""
-    valid = []
-    for raw in ids[:200]:
-        try:
-            valid.append(uuid.UUID(raw))
-        except ValueError:
-            continue
-    return (
-        Task.objects.filter(organization=organization, pk__in=valid)
-        .annotate(step_count=Count("steps"))
-        .only("id", "status", "started_at", "finished_at")
-    )
+def get_artifact(*, task: Task, artifact_id: Any) -> Artifact:
+    """An artifact of this (already org-checked) task, or NotFoundError."""
+    artifact = task.artifacts.select_related("step", "action").filter(pk=artifact_id).first()
+    if artifact is None:
+        raise NotFoundError("artifact not found")
+    return artifact
 
 
-@dataclass(frozen=True)
-class StepCounts:
-    steps: int
-    attempts: int
-
-    @property
-    def retries(self) -> int:
-        return self.attempts - self.steps
+def artifacts_of_kinds(*, task: Task, kinds: Iterable[str] | None = None) -> QuerySet[Artifact]:
+    artifacts = list_artifacts(task=task)
+    return artifacts.filter(kind__in=list(kinds)) if kinds is not None else artifacts
 
 
-def step_counts(*, task: Task) -> StepCounts:
-    """Distinct step orders, and step rows including retried attempts."""
-    row = task.steps.aggregate(attempts=Count("id"), steps=Count("order", distinct=True))
-    return StepCounts(steps=row["steps"] or 0, attempts=row["attempts"] or 0)
+def has_artifact(*, task_id: Any, kind: str) -> bool:
+    return Artifact.objects.filter(task_id=task_id, kind=kind).exists()
 
 
 def latest_screenshot(*, task: Task) -> Artifact | None:
@@ -146,3 +118,19 @@ def artifact_preview(artifact: Artifact, *, limit: int = PREVIEW_LIMIT_BYTES) ->
         except ValueError:
             pass
     return Preview(text, truncated, False)
+
+
+def old_recordings(*, older_than: datetime, organization: Organization | None = None) -> QuerySet[Artifact]:
+    artifacts = Artifact.objects.filter(kind__in=RECORDING_KINDS, created_at__lt=older_than)
+    if organization is not None:
+        artifacts = artifacts.filter(task__organization=organization)
+    return artifacts.select_related("task__organization").order_by("task__organization__slug", "created_at", "id")
+
+
+def run_recordings(*, task: Task) -> list[Artifact]:
+    """The task's video, trace and HAR, oldest first."""
+    return list(task.artifacts.filter(kind__in=RECORDING_KINDS).order_by("created_at", "id"))
+
+
+def get_trace(*, task: Task, artifact_id: Any) -> Artifact | None:
+    return task.artifacts.filter(pk=artifact_id, kind=Artifact.Kind.TRACE).first()

@@ -1,0 +1,101 @@
+"""Finding an action's element on the live page, and ActionFailed, how an action says it could not be done."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Frame as PlaywrightFrame
+from playwright.async_api import FrameLocator, Locator, Page
+
+from agent_core.actions.vocabulary import Action
+from agent_core.browser.session import BrowserSession
+from agent_core.scraper import Element, ScrapeResult, frame_at, frame_selector, locator_for
+
+
+class ActionFailed(Exception):
+    """An action that could not be carried out; becomes ActionResult(success=False, error=str(exc))."""
+
+    def __init__(self, message: str, *, settle: bool = True) -> None:
+        super().__init__(message)
+        self.settle = settle  # False when the page was not touched
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"^\w+\.\w+: ", "", line)
+
+
+async def cross_origin_frame(
+    session: BrowserSession, scrape: ScrapeResult, action: Action
+) -> PlaywrightFrame | None:
+    """The frame of an element inside an out-of-process (cross-origin) iframe, which settling must visit:
+    the main page's event loop says nothing about it. None for everything else (no extra round trip)."""
+    element = scrape.get(action.element_id) if action.element_id else None
+    if element is None or not element.frame_path:
+        return None
+    frame: PlaywrightFrame | None = session.page.main_frame
+    for index in element.frame_path:
+        frame = await frame_at(frame, index) if frame is not None else None
+    if frame is None or frame.parent_frame is None:
+        return None
+    try:
+        same_origin = await frame.parent_frame.evaluate(
+            "i => { const f = document.querySelector(i); try { return !!(f && f.contentDocument); }"
+            " catch (e) { return false; } }",
+            f'[data-lookout-frame="{element.frame_path[-1]}"]',
+        )
+    except PlaywrightError:
+        return None
+    return None if same_origin else frame
+
+
+def gone(element_id: str) -> ActionFailed:
+    return ActionFailed(f"element {element_id} is no longer on the page", settle=False)
+
+
+async def resolve(
+    session: BrowserSession, scrape: ScrapeResult, element_id: str | None
+) -> tuple[Element, Locator]:
+    """The element's live locator, checked to be in the document the scrape read (ids restart after a
+    navigation, so "e5" on a new page is another element)."""
+    if not element_id:
+        raise ActionFailed("this action needs an element_id", settle=False)
+    element = scrape.get(element_id)
+    if element is None:
+        raise ActionFailed(f"unknown element id {element_id}", settle=False)
+    locator = locator_for(session.page, element)
+    try:
+        tokens: list[str] = await locator.evaluate_all(
+            "els => els.map(e => e.ownerDocument.__lookoutToken || '')"
+        )
+    except PlaywrightError as exc:
+        session.check_page()
+        raise gone(element_id) from exc
+    for index, token in enumerate(tokens):
+        if not element.doc_token or token == element.doc_token:
+            return element, locator.nth(index)
+    raise gone(element_id)
+
+
+async def failure_on(locator: Locator, element_id: str, message: str) -> ActionFailed:
+    """ActionFailed(message) for an action on `locator` that Playwright refused, or the "no longer on the
+    page" failure when the element has gone meanwhile (which is then the real reason)."""
+    if not await still_there(locator):
+        return gone(element_id)
+    return ActionFailed(message)
+
+
+async def still_there(locator: Locator) -> bool:
+    try:
+        return await locator.count() > 0
+    except PlaywrightError:
+        return False
+
+
+def frame_scope(page: Page, element: Element) -> Page | FrameLocator:
+    scope: Page | FrameLocator = page
+    for index in element.frame_path:
+        scope = scope.frame_locator(frame_selector(index))
+    return scope

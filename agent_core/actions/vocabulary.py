@@ -1,0 +1,173 @@
+"""The actions a dom-engine model may ask for, as pydantic models (DESIGN.md, "Contract with the model")."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_WAIT_S = 30.0
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    element_id: str | None = None
+    reasoning: str = ""
+
+    @field_validator("element_id", mode="before")
+    @classmethod
+    def _normalise_id(cls, value: Any) -> Any:
+        """Models write "[e12]", "E12" or 12 for e12: accept them all."""
+        if value is None or isinstance(value, bool):
+            return value
+        text = str(value).strip().strip("[]").strip()
+        if not text or text.lower() in ("null", "none"):
+            return None
+        if text.isdigit():
+            return f"e{text}"
+        if re.fullmatch(r"[eE]\d+", text):
+            return text.lower()
+        return text
+
+    @field_validator("reasoning", mode="before")
+    @classmethod
+    def _reasoning_text(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class _ElementAction(_Action):
+    @model_validator(mode="after")
+    def _needs_element(self) -> _ElementAction:
+        if not self.element_id:
+            raise ValueError(f"{getattr(self, 'action_type', 'this action')} needs an element_id")
+        return self
+
+
+class Click(_ElementAction):
+    action_type: Literal["click"] = "click"
+
+
+class InputText(_ElementAction):
+    action_type: Literal["input_text"] = "input_text"
+    text: str
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _scalar_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class SelectOption(_ElementAction):
+    action_type: Literal["select_option"] = "select_option"
+    option: str
+
+    @field_validator("option", mode="before")
+    @classmethod
+    def _option_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):  # {"label": "France"} or {"value": "fr"}
+            value = value.get("label") or value.get("value")
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class Checkbox(_ElementAction):
+    action_type: Literal["checkbox"] = "checkbox"
+    checked: bool
+
+
+class UploadFile(_ElementAction):
+    action_type: Literal["upload_file"] = "upload_file"
+    file_url: str
+
+
+class Scroll(_Action):
+    action_type: Literal["scroll"] = "scroll"
+    direction: Literal["up", "down"] = "down"
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class Keypress(_Action):
+    action_type: Literal["keypress"] = "keypress"
+    keys: list[str] = Field(min_length=1)
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class Wait(_Action):
+    action_type: Literal["wait"] = "wait"
+    seconds: float = 1.0
+
+    @field_validator("seconds", mode="after")
+    @classmethod
+    def _cap(cls, value: float) -> float:
+        return min(max(value, 0.0), MAX_WAIT_S)
+
+
+class GotoUrl(_Action):
+    action_type: Literal["goto_url"] = "goto_url"
+    url: str
+
+
+class GoBack(_Action):
+    action_type: Literal["go_back"] = "go_back"
+
+
+class Complete(_Action):
+    action_type: Literal["complete"] = "complete"
+
+
+class TerminateError(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    error_code: str
+    reasoning: str = ""
+
+
+class Terminate(_Action):
+    action_type: Literal["terminate"] = "terminate"
+    errors: list[TerminateError] = Field(default_factory=list)
+
+
+Action = Annotated[
+    Click
+    | InputText
+    | SelectOption
+    | Checkbox
+    | UploadFile
+    | Scroll
+    | Keypress
+    | Wait
+    | GotoUrl
+    | GoBack
+    | Complete
+    | Terminate,
+    Field(discriminator="action_type"),
+]
+ACTION_TYPES: tuple[str, ...] = (
+    "click",
+    "input_text",
+    "select_option",
+    "checkbox",
+    "upload_file",
+    "scroll",
+    "keypress",
+    "wait",
+    "goto_url",
+    "go_back",
+    "complete",
+    "terminate",
+)
+# Names models reach for instead of ours.
+
+
+def action_to_dict(action: Action) -> dict[str, Any]:
+    """action_type, element_id, reasoning and the type's own parameters, JSON-ready."""
+    return action.model_dump(mode="json")

@@ -1,0 +1,57 @@
+"""Celery jobs: executing a task, delivering a webhook, sweeping lost runs. Thin: ids in, services do the work.
+
+Per-run time limits come from the task's own step limit at dispatch (see runs.dispatch)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown
+
+from tasks_app.runs import browser as worker_browser
+from tasks_app.runs.execute import execute_task, worker_name
+from tasks_app.services.dispatch import dispatch_webhook
+from tasks_app.services.sweeper import sweep_stale_runs
+from tasks_app.services.tasks import time_out_task
+from tasks_app.services.webhooks import attempt_webhook
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="tasks_app.execute_task", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def execute_task_job(*, task_id: str) -> None:
+    """Claims the task first: a redelivered message or a double dispatch finds it taken and leaves."""
+
+    async def go() -> Any:
+        browser = await worker_browser.get_browser()
+        return await execute_task(task_id, browser=browser, worker=f"celery:{worker_name()}")
+
+    future = worker_browser.submit(go())
+    try:
+        future.result()
+    except SoftTimeLimitExceeded:
+        time_out_task(task_id=task_id)
+        future.result(timeout=30)  # let the run close the browser context and store its final artifacts
+
+
+@shared_task(name="tasks_app.deliver_webhook", ignore_result=True)
+def deliver_webhook_job(*, task_id: str, attempt: int = 1) -> None:
+    delay = attempt_webhook(task_id=task_id, attempt=attempt)
+    if delay is not None:
+        dispatch_webhook(task_id, attempt=attempt + 1, countdown=delay)
+
+
+@shared_task(name="tasks_app.sweep_stale_runs", ignore_result=True)
+def sweep_stale_runs_job() -> None:
+    result = sweep_stale_runs()
+    if result["failed"] or result["requeued"]:
+        logger.warning("sweeper: %s", result)
+
+
+@worker_process_shutdown.connect
+def _close_worker_browser(**_: Any) -> None:
+    """A worker process that is stopping closes its Chromium instead of leaving it to the OS."""
+    worker_browser.shutdown()
