@@ -109,3 +109,28 @@ async def test_async_validation_keeps_the_event_loop_free():
     ticker.cancel()
     assert ticks >= 10
     await schema_guard.avalidate_instance("aaaa", schema)
+
+
+async def test_extraction_against_a_catastrophic_pattern_fails_in_time_and_leaves_the_loop_free():
+    import asyncio
+    import time
+
+    from agent_core.errors import InvalidModelOutputError
+    from agent_core.extraction import validate_extraction
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    beat = asyncio.create_task(ticker())
+    started = time.monotonic()
+    with pytest.raises(InvalidModelOutputError, match="in time|does not match"):
+        await validate_extraction({"code": "a" * 40 + "!"}, {"properties": {"code": {"pattern": "^(a+)+$"}}})
+    beat.cancel()
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0
+    assert ticks >= int(elapsed / 0.01 * 0.3), "the event loop was blocked while validating"
