@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from django.conf import settings
 
 from tasks_app.access import task_for_user
-from tasks_app.events import frames_group, task_group
+from tasks_app.events import encode_event, frames_group, task_group
 from tasks_app.selectors.events import events_after
 from tasks_app.services import live_view
 from tasks_app.services.events import event_payload
@@ -134,15 +134,16 @@ class TimelineConsumer(AccessRecheck, AsyncJsonWebsocketConsumer):
     async def timeline_event(self, message: dict[str, Any]) -> None:
         event = message["payload"]
         seq = event.get("seq")
+        text = message.get("text") or encode_event(event)  # encoded once, by the publisher
         if seq is None:  # unstored (llm.delta): forward as is
-            await self.send_json(event)
+            await self.send(text_data=text)
             return
         if seq <= self.last_seq:
             return
         if seq > self.last_seq + 1:  # a publish was lost or overtaken: fill the gap from the database
             await self._catch_up(until=seq)
         if seq > self.last_seq:
-            await self.send_json(event)
+            await self.send(text_data=text)
             self.last_seq = seq
 
 

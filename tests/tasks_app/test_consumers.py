@@ -231,3 +231,20 @@ async def test_what_a_client_sends_is_ignored_even_when_hostile(task, operator):
     await sync_to_async(add_events)(task, 1)
     assert (await comm.receive_json_from(timeout=3))["seq"] == 1
     await comm.disconnect()
+
+
+async def test_live_events_are_forwarded_as_encoded_once_by_the_publisher(task, operator):
+    """Consumers send the publisher's text as is: one encoding per event, however many sockets watch."""
+    from channels.layers import get_channel_layer
+
+    from tasks_app.events import task_group
+
+    comms = [communicator(task, operator) for _ in range(3)]
+    for comm in comms:
+        assert (await comm.connect())[0]
+    event = {"seq": 1, "type": "step.started", "ts": "t", "data": {"order": 1}}
+    marked = '{"seq":1,"type":"step.started","ts":"t","data":{"order":1},"encoded":"by the publisher"}'
+    await get_channel_layer().group_send(task_group(task.pk), {"type": "timeline.event", "payload": event, "text": marked})
+    for comm in comms:
+        assert await comm.receive_from(timeout=3) == marked
+        await comm.disconnect()
