@@ -28,6 +28,16 @@ class Organization(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Runs of this organization that may execute at once; more wait in the queue, in order.",
     )
+    # Retention, applied by the scheduled `apply_retention` job: empty keeps forever.
+    keep_events_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete timeline events of finished tasks after this many days."
+    )
+    keep_artifacts_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete screenshots, pages, prompts and downloads after this many days."
+    )
+    keep_recordings_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete videos, traces and HARs after this many days."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="organizations")
 

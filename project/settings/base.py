@@ -247,9 +247,15 @@ LOOKOUT_STEP_TIME_BUDGET = env.int("LOOKOUT_STEP_TIME_BUDGET", default=180)  # s
 LOOKOUT_SWEEP_SECONDS = env.float("LOOKOUT_SWEEP_SECONDS", default=15.0)
 CELERY_TASK_DEFAULT_QUEUE = env.str("LOOKOUT_CELERY_QUEUE", default="lookout")
 LOOKOUT_SWEEP_QUEUE = env.str("LOOKOUT_SWEEP_QUEUE", default="") or CELERY_TASK_DEFAULT_QUEUE
-CELERY_TASK_ROUTES = {"tasks_app.sweep_stale_runs": {"queue": LOOKOUT_SWEEP_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "tasks_app.sweep_stale_runs": {"queue": LOOKOUT_SWEEP_QUEUE},
+    "tasks_app.apply_retention": {"queue": LOOKOUT_SWEEP_QUEUE},
+}
+# How often each organization's retention settings (events, artifacts, recordings older than N days) apply.
+LOOKOUT_RETENTION_SECONDS = env.float("LOOKOUT_RETENTION_SECONDS", default=3600.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-runs": {"task": "tasks_app.sweep_stale_runs", "schedule": LOOKOUT_SWEEP_SECONDS},
+    "apply-retention": {"task": "tasks_app.apply_retention", "schedule": LOOKOUT_RETENTION_SECONDS},
 }
 
 # ---- security: headers, TLS, login throttling, websockets (see README: Security) ---------------

@@ -14,6 +14,7 @@ from celery.signals import worker_process_shutdown
 from tasks_app.runs import browser as worker_browser
 from tasks_app.runs.execute import execute_task, worker_name
 from tasks_app.services.dispatch import dispatch_webhook
+from tasks_app.services.retention import apply_retention
 from tasks_app.services.sweeper import redispatch_deferred, sweep_stale_runs
 from tasks_app.services.tasks import time_out_task
 from tasks_app.services.webhooks import attempt_webhook
@@ -50,6 +51,12 @@ def sweep_stale_runs_job() -> None:
     if result["failed"] or result["requeued"]:
         logger.warning("sweeper: %s", result)
     redispatch_deferred()
+
+
+@shared_task(name="tasks_app.apply_retention", ignore_result=True)
+def apply_retention_job() -> None:
+    for retained in apply_retention():
+        logger.info("retention: %s", retained)
 
 
 @worker_process_shutdown.connect

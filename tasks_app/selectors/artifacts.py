@@ -120,8 +120,12 @@ def artifact_preview(artifact: Artifact, *, limit: int = PREVIEW_LIMIT_BYTES) ->
     return Preview(text, truncated, False)
 
 
-def old_recordings(*, older_than: datetime, organization: Organization | None = None) -> QuerySet[Artifact]:
-    artifacts = Artifact.objects.filter(kind__in=RECORDING_KINDS, created_at__lt=older_than)
+def old_artifacts(
+    *, older_than: datetime, organization: Organization | None = None, recordings: bool = False
+) -> QuerySet[Artifact]:
+    """Artifacts created before `older_than`: the recordings (video, trace, HAR), or everything else."""
+    kinds = Artifact.objects.filter(kind__in=RECORDING_KINDS)
+    artifacts = (kinds if recordings else Artifact.objects.exclude(kind__in=RECORDING_KINDS)).filter(created_at__lt=older_than)
     if organization is not None:
         artifacts = artifacts.filter(task__organization=organization)
     return artifacts.select_related("task__organization").order_by("task__organization__slug", "created_at", "id")
