@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_shutdown, worker_shutdown
 
 from tasks_app.runs import browser as worker_browser
 from tasks_app.runs.execute import execute_task, worker_name
@@ -59,7 +59,8 @@ def apply_retention_job() -> None:
         logger.info("retention: %s", retained)
 
 
-@worker_process_shutdown.connect
+@worker_process_shutdown.connect  # a prefork pool's child
+@worker_shutdown.connect  # the worker's main process (where the threads and solo pools run jobs)
 def _close_worker_browser(**_: Any) -> None:
     """A worker process that is stopping closes its Chromium instead of leaving it to the OS."""
     worker_browser.shutdown()

@@ -77,8 +77,12 @@ class Proc:
         self.log.close()
 
 
-def celery_worker(name: str, env: dict[str, str], log_dir: Path, *, queues: str, beat: bool = False) -> Proc:
-    args = [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "INFO", "--concurrency=1",
+def celery_worker(
+    name: str, env: dict[str, str], log_dir: Path, *, queues: str, beat: bool = False, pool: str = "prefork",
+    concurrency: int = 1,
+) -> Proc:
+    args = [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "INFO", f"--concurrency={concurrency}",
+            f"--pool={pool}",
             "-n", f"{name}@%h", "-Q", queues, "--without-gossip", "--without-mingle"]
     if beat:
         args += ["-B", "-s", str(log_dir / f"{name}-beat-schedule")]
