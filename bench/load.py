@@ -227,7 +227,7 @@ async def main_async(args: argparse.Namespace) -> int:
     with running(*workers, web):
         # Warm up: one run per worker starts its Chromium, so "idle" below is a ready worker with its browser.
         warmups = [await sync_to_async(services.create_task)(organization=org, created_by=user, url=site.url("/table/"),
-                                                             navigation_goal=f"load warm-up {n}") for n in range(args.workers)]
+                                                             navigation_goal=f"load warmup-{n}") for n in range(args.workers)]
         while await Task.objects.filter(pk__in=[t.pk for t in warmups]).exclude(status__in=Task.FINAL_STATUSES).aexists():
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
