@@ -196,7 +196,7 @@ async def main_async(args: argparse.Namespace) -> int:
     steps = max(1, args.steps)
 
     def script(req):  # scroll a few times, then done: every step a screenshot, a scrape and a model call
-        goal = re.search(r"load \d+", req.user_text())
+        goal = re.search(r"load \S+", req.user_text())
         turn = sum(1 for r in model.requests if goal and goal.group(0) in r.user_text())
         if turn > steps:
             return step(act("complete"), goal_achieved=True, delay=args.model_delay)
