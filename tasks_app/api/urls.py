@@ -1,9 +1,10 @@
-"""Routes under /api/v1/: tasks and their controls, API keys, the OpenAPI schema and its docs page."""
+"""Routes under /api/v1/: tasks and their controls, API keys, credentials and saved logins, the OpenAPI
+schema and its docs page."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from tasks_app.api import keys, tasks
+from tasks_app.api import credentials, keys, tasks
 
 app_name = "api"
 
@@ -29,6 +30,10 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/deny/", tasks.TaskDenyApi.as_view(), name="task-deny"),
     path("keys/", keys.ApiKeysApi.as_view(), name="keys"),
     path("keys/<int:key_id>/revoke/", keys.ApiKeyRevokeApi.as_view(), name="key-revoke"),
+    path("credentials/", credentials.CredentialsApi.as_view(), name="credentials"),
+    path("credentials/<int:credential_id>/", credentials.CredentialDetailApi.as_view(), name="credential-detail"),
+    path("profiles/", credentials.ProfilesApi.as_view(), name="profiles"),
+    path("profiles/<int:profile_id>/", credentials.ProfileDetailApi.as_view(), name="profile-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

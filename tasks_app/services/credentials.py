@@ -83,7 +83,7 @@ def _secret(value: Any, field: str) -> str:
     return value
 
 
-def _totp(value: Any) -> str:
+def check_totp(value: Any) -> str:
     text = _secret(value, "totp_secret").strip()
     if text:
         try:
@@ -108,7 +108,7 @@ def create_credential(
     ensure_admin(organization=organization, actor=by)
     name = validate_name(name)
     values = {"username": _secret(username, "username"), "password": _secret(password, "password"),
-              "totp_secret": _totp(totp_secret)}
+              "totp_secret": check_totp(totp_secret)}
     if not any(values.values()):
         raise InvalidRequestError("give a username, a password or a TOTP secret", field="password")
     if organization.credentials.filter(name=name).exists():
@@ -154,7 +154,7 @@ def update_credential(*, credential: Credential, by: Actor, **changes: Any) -> C
             setattr(credential, f"{field}_encrypted", encrypt_text(_secret(changes[field], field)))
             fields.append(f"{field}_encrypted")
     if "totp_secret" in changes:
-        credential.totp_secret_encrypted = encrypt_text(_totp(changes["totp_secret"]))
+        credential.totp_secret_encrypted = encrypt_text(check_totp(changes["totp_secret"]))
         fields.append("totp_secret_encrypted")
     if not (credential.username_encrypted or credential.password_encrypted or credential.totp_secret_encrypted):
         raise InvalidRequestError("a credential needs a username, a password or a TOTP secret", field="password")
