@@ -183,7 +183,7 @@ def mark_credentials_used(*, organization: Organization, names: Iterable[str]) -
 
 
 def profile_sites(state: Mapping[str, Any]) -> list[str]:
-    """The domains of a storage_state's cookies and the hosts of its local-storage origins."""
+    """The hosts a storage_state holds a login for: its cookies' domains and its local-storage origins' hosts."""
     sites: set[str] = set()
     for cookie in state.get("cookies") or []:
         if isinstance(cookie, Mapping) and isinstance(cookie.get("domain"), str):
@@ -191,11 +191,11 @@ def profile_sites(state: Mapping[str, Any]) -> list[str]:
     for origin in state.get("origins") or []:
         if isinstance(origin, Mapping) and isinstance(origin.get("origin"), str):
             try:
-                netloc = urlsplit(origin["origin"]).netloc
+                host = urlsplit(origin["origin"]).hostname
             except ValueError:
                 continue
-            if netloc:
-                sites.add(netloc)
+            if host:
+                sites.add(host)
     return sorted(site for site in sites if site)
 
 
