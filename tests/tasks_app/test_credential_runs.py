@@ -15,7 +15,16 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tasks_app import services
-from tasks_app.models import Action, Artifact, BrowserProfile, Credential, Step, Task, TaskEvent, WebhookDelivery
+from tasks_app.models import (
+    Action,
+    Artifact,
+    BrowserProfile,
+    Credential,
+    Step,
+    Task,
+    TaskEvent,
+    WebhookDelivery,
+)
 from tasks_app.runs.execute import execute_task
 from tests.receivers import receiver  # noqa: F401
 from tests.scripting import act, element_id, page_url, step
