@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
+from tasks_app import json_limits
 from tasks_app.errors import NotFoundError
 from tasks_app.models import Artifact, Organization, Step, Task
 
@@ -113,7 +114,7 @@ def artifact_preview(artifact: Artifact, *, limit: int = PREVIEW_LIMIT_BYTES) ->
     text = raw[:limit].decode("utf-8", errors="replace")
     if not truncated and viewer_for(artifact) == "json":
         try:
-            return Preview(json.dumps(json.loads(text), indent=2, ensure_ascii=False), False, True)
+            return Preview(json.dumps(json_limits.loads(text), indent=2, ensure_ascii=False), False, True)
         except ValueError:
             pass
     return Preview(text, truncated, False)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, cast
-from urllib.parse import urlparse
 
-import jsonschema
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -113,26 +111,17 @@ def dispatch_deferred(*, task_id: Any) -> list[Any]:
 
 def validate_task_request(*, organization: Organization, request: dict[str, Any]) -> dict[str, Any]:
     """Check a task request and return it normalised. Raises InvalidRequestError naming the field."""
-    url = str(request.get("url") or "").strip()
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidRequestError(f"url must be an http(s) URL with a host (got {url!r})", field="url")
-    request["url"] = url
+    from tasks_app.schemas import check_extraction_schema
+    from tasks_app.validation import check_http_url, check_model
+
+    request["url"] = check_http_url(str(request.get("url") or ""), field="url")
     if not (request.get("navigation_goal") or request.get("data_extraction_goal")):
         raise InvalidRequestError(
             "give a navigation_goal, a data_extraction_goal or both", field="navigation_goal"
         )
     schema = request.get("extracted_information_schema")
     if schema is not None:
-        if not isinstance(schema, dict):
-            raise InvalidRequestError("extracted_information_schema must be a JSON object", field="extracted_information_schema")
-        try:
-            jsonschema.validators.validator_for(schema).check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise InvalidRequestError(
-                f"extracted_information_schema is not a valid JSON Schema: {exc.message}",
-                field="extracted_information_schema",
-            ) from exc
+        check_extraction_schema(schema)  # valid, bounded, and no regex that backtracks catastrophically
     payload = request.get("navigation_payload")
     if payload is not None and len(json.dumps(payload)) > MAX_PAYLOAD_BYTES:
         raise InvalidRequestError(
@@ -161,10 +150,10 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
     request["max_steps"] = max_steps
     webhook = str(request.get("webhook_callback_url") or "").strip()
     if webhook:
-        wp = urlparse(webhook)
-        if wp.scheme not in ("http", "https") or not wp.netloc:
-            raise InvalidRequestError("webhook_callback_url must be an http(s) URL", field="webhook_callback_url")
+        webhook = check_http_url(webhook, field="webhook_callback_url")
     request["webhook_callback_url"] = webhook
+    if "model" in request:
+        request["model"] = check_model(request.get("model"))
     _validate_secrets(organization=organization, request=request)
     return request
 

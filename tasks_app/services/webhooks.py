@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from tasks_app.models import Task, WebhookDelivery
 from tasks_app.selectors.tasks import step_count
 from tasks_app.services.dispatch import dispatch_webhook
+from tasks_app.validation import url_problem
 
 TIMESTAMP_HEADER = "x-lookout-timestamp"
 SIGNATURE_HEADER = "x-lookout-signature"
@@ -57,6 +58,22 @@ def webhook_payload(task: Task) -> dict[str, Any]:
     }
 
 
+class UndeliverableWebhookError(Exception):
+    """The webhook URL can never be sent to (not http(s), unparsable, CR/LF in it): retrying is pointless."""
+
+
+def send_webhook(*, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    """The one place a webhook leaves Lookout: one POST. Raises UndeliverableWebhookError for a URL that
+    cannot be sent at all, httpx.HTTPError for a failed attempt. (Egress policy checks belong here.)"""
+    problem = url_problem(url)
+    if problem:
+        raise UndeliverableWebhookError(f"the webhook URL cannot be used: {problem}")
+    try:
+        return httpx.post(url, content=body, headers=headers, timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT)
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise UndeliverableWebhookError(f"the webhook URL cannot be used: {exc}") from exc
+
+
 def schedule_webhook(*, task_id: Any) -> None:
     """Start delivery for a task that reached a final status, if it asked for a webhook."""
     url = Task.objects.filter(pk=task_id).values_list("webhook_callback_url", flat=True).first()
@@ -83,19 +100,20 @@ def attempt_webhook(*, task_id: Any, attempt: int) -> float | None:
     }
     delivery = WebhookDelivery(task=task, url=task.webhook_callback_url, attempt=attempt, payload=payload)
     started = time.perf_counter()
+    undeliverable = False
     try:
-        response = httpx.post(
-            task.webhook_callback_url, content=body, headers=headers, timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT
-        )
+        response = send_webhook(url=task.webhook_callback_url, body=body, headers=headers)
         delivery.status_code = response.status_code
         delivery.response_body = response.text[:2000]
         delivery.succeeded = 200 <= response.status_code < 300
         if not delivery.succeeded:
             delivery.error = f"receiver answered HTTP {response.status_code}"
+    except UndeliverableWebhookError as exc:
+        delivery.error, undeliverable = str(exc)[:2000], True
     except httpx.HTTPError as exc:
         delivery.error = f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
     delivery.duration_ms = int((time.perf_counter() - started) * 1000)
     delivery.save()
-    if delivery.succeeded or attempt >= settings.LOOKOUT_WEBHOOK_MAX_ATTEMPTS:
+    if delivery.succeeded or undeliverable or attempt >= settings.LOOKOUT_WEBHOOK_MAX_ATTEMPTS:
         return None
     return backoff_seconds(attempt)
