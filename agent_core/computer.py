@@ -10,6 +10,7 @@ from typing import Any, Literal
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from agent_core.actions.secret_text import reveal_focused
 from agent_core.actions.targets import ActionFailed
 from agent_core.browser.session import BrowserSession
 from agent_core.control import cancellable
@@ -215,7 +216,7 @@ async def _perform_one(session: BrowserSession, page: Page, action: dict[str, An
         finally:
             await mouse.up()
     elif kind == "type":
-        await page.keyboard.type(str(action["text"]))
+        await page.keyboard.type(await reveal_focused(session, page, str(action["text"])))
     elif kind == "keypress":
         try:
             combo = key_combo(action["keys"])

@@ -19,6 +19,7 @@ from agent_core.types import TaskSpec
 
 __all__ = [
     "PAGE_TEXT_LIMIT",
+    "credential_lines",
     "render_cua_goal",
     "render_extraction_prompt",
     "render_step_prompt",
@@ -64,6 +65,8 @@ def render_step_prompt(
         navigation_goal=spec.navigation_goal.strip()
         or "(none given: follow the page toward the task's purpose)",
         navigation_payload=_payload_text(spec.navigation_payload),
+        secret_payload_keys=list(spec.secret_payload_keys),
+        credentials=credential_lines(spec),
         data_extraction_goal=spec.data_extraction_goal.strip(),
         error_codes=sorted(spec.error_code_mapping.items()),
         start_url=spec.url,
@@ -85,6 +88,8 @@ def render_cua_goal(*, spec: TaskSpec, current_url: str) -> str:
         navigation_goal=spec.navigation_goal.strip()
         or "(no navigation needed: answer from what the page shows)",
         navigation_payload=_payload_text(spec.navigation_payload),
+        secret_payload_keys=list(spec.secret_payload_keys),
+        credentials=credential_lines(spec),
         data_extraction_goal=spec.data_extraction_goal.strip(),
         schema=json.dumps(schema, ensure_ascii=False) if schema is not None else None,
     ).rstrip("\n")
@@ -118,6 +123,19 @@ def render_extraction_prompt(
         total_chars=len(text),
     )
     return system, user
+
+
+def credential_lines(spec: TaskSpec) -> list[str]:
+    """One line per credential of the task: its placeholders and the sites they may be typed on. The
+    spec's credential fields hold placeholders here (agent_core.secrets.Secrets.public_spec), never values."""
+    lines = []
+    for cred in spec.credentials:
+        names = [value for value in (cred.username, cred.password, cred.totp_secret) if value]
+        if not names:
+            continue
+        where = ", ".join(cred.sites) if cred.sites else "no site"
+        lines.append(f"- {cred.name}: {', '.join(names)} (only on {where})")
+    return lines
 
 
 def _payload_text(payload: Any) -> str | None:

@@ -42,18 +42,36 @@ class RunStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class CredentialSpec:
+    """A login the agent may type without ever seeing it. The model is shown placeholders
+    (`{{name.username}}`, `{{name.password}}`, `{{name.totp}}` when there is a TOTP secret) and the executor
+    types the real values, only on pages of `sites` (see agent_core.secrets). Values stay out of repr()."""
+
+    name: str
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    totp_secret: str = field(default="", repr=False)  # base32, or an otpauth:// URI; "" for none
+    sites: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TaskSpec:
-    """What to do. Validated by `agent_core.runner.validate_spec` before a run starts."""
+    """What to do. Validated by `agent_core.runner.validate_spec` before a run starts.
+
+    `credentials` and the `navigation_payload` keys named in `secret_payload_keys` are secrets: the run
+    shows the model placeholders for them and masks their values out of everything it reports."""
 
     url: str
     navigation_goal: str = ""
     data_extraction_goal: str = ""
-    navigation_payload: Any = None
+    navigation_payload: Any = field(default=None, repr=False)
     extracted_information_schema: dict[str, Any] | None = None
     error_code_mapping: dict[str, str] = field(default_factory=dict)
     engine: Engine = Engine.DOM
     max_steps: int = 10
     title: str = ""
+    credentials: tuple[CredentialSpec, ...] = ()
+    secret_payload_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,10 @@ class BrowserConfig:
     video_dir: str | None = None
     har_path: str | None = None
     trace: bool = False
+    # A saved login: Playwright's storage_state (cookies and local storage) loaded into the fresh context.
+    storage_state: dict[str, Any] | None = field(default=None, repr=False)
+    # Hand the context's storage_state to RunHooks.storage_state when the run completes.
+    save_storage_state: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,6 +261,10 @@ class RunHooks:
 
     async def browser_ready(self, session: Any) -> None:
         """The run's BrowserSession is open (hosts use it to start/stop the live-view screencast)."""
+
+    async def storage_state(self, state: dict[str, Any]) -> None:
+        """The context's cookies and local storage at the end of a completed run whose BrowserConfig has
+        `save_storage_state`. A saved login: keep it encrypted. Not masked (it is the login itself)."""
 
 
 @runtime_checkable

@@ -159,7 +159,8 @@ async def amain(args: argparse.Namespace, var_dir: str, redis_url: str) -> None:
     user, org, task, cookie = await sync_to_async(seed)()
     port = free_port()
     env = service_env(database_url=f"sqlite:///{var_dir}/lookout.sqlite3", redis_url=redis_url, queue="bench",
-                      extra={"LOOKOUT_VAR_DIR": var_dir, "SECRET_KEY": settings.SECRET_KEY, "LOOKOUT_RUNNER": "inprocess",
+                      extra={"LOOKOUT_VAR_DIR": var_dir, "SECRET_KEY": settings.SECRET_KEY,
+                             "LOOKOUT_ENCRYPTION_KEY": settings.LOOKOUT_ENCRYPTION_KEY, "LOOKOUT_RUNNER": "inprocess",
                              "LOG_LEVEL": "WARNING"})
     server = daphne(env, Path(var_dir), port)
     try:

@@ -120,6 +120,14 @@ class RecordingUnavailableData(TypedDict):
     reason: str
 
 
+class ProfileSavedData(TypedDict):
+    """A completed run saved its browser's cookies and local storage as the named saved login."""
+
+    profile: str
+    sites: list[str]
+    created: bool
+
+
 EVENT_DATA: dict[str, type] = {
     "task.status": TaskStatusData,
     "step.started": StepStartedData,
@@ -132,6 +140,7 @@ EVENT_DATA: dict[str, type] = {
     "approval.pending": ApprovalPendingData,
     "approval.resolved": ApprovalResolvedData,
     "recording.unavailable": RecordingUnavailableData,
+    "profile.saved": ProfileSavedData,
 }
 """Every event type and the TypedDict its `data` follows (checked in tests against stored events)."""
 
@@ -146,6 +155,7 @@ EventData = (
     | ApprovalPendingData
     | ApprovalResolvedData
     | RecordingUnavailableData
+    | ProfileSavedData
 )
 
 

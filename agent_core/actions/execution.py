@@ -13,6 +13,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from agent_core.actions.secret_text import reveal_into
 from agent_core.actions.targets import (
     ActionFailed,
     cross_origin_frame,
@@ -113,9 +114,10 @@ async def _perform(session: BrowserSession, scrape: ScrapeResult, action: Action
     if isinstance(action, Click):
         return await _click(element, locator, timeout)
     if isinstance(action, InputText):
+        text = await reveal_into(session, element, locator, action.text)  # secrets: at the last moment
         if element.tag == "select":
-            return await _select(session, element, locator, action.text, timeout)
-        return await _input_text(session, element, locator, action.text, timeout)
+            return await _select(session, element, locator, text, timeout)
+        return await _input_text(session, element, locator, text, timeout)
     if isinstance(action, SelectOption):
         return await _select(session, element, locator, action.option, timeout)
     if isinstance(action, Checkbox):

@@ -22,6 +22,7 @@ from agent_core.browser.common import first_line, unique_path
 from agent_core.browser.downloads import Downloads
 from agent_core.browser.screencast import FrameCallback, Screencast
 from agent_core.errors import BrowserError, InvalidTaskError
+from agent_core.secrets import Secrets
 from agent_core.types import BrowserConfig
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class BrowserSession:
         self.context = context
         self.page = page
         self.config = config
+        self.secrets = Secrets()  # the run's secrets, revealed as they are typed (set by run_agent)
         self.downloads_dir = downloads_dir
         self._downloads = Downloads(downloads_dir)
         self.downloads: list[Path] = self._downloads.saved  # saved files, in the order they finished
@@ -141,6 +143,8 @@ class BrowserSession:
             options["extra_http_headers"] = dict(config.extra_headers)
         if config.proxy:
             options["proxy"] = proxy_settings(config.proxy)
+        if config.storage_state is not None:
+            options["storage_state"] = config.storage_state  # a saved login (cookies, local storage)
         if config.video_dir:
             Path(config.video_dir).mkdir(parents=True, exist_ok=True)
             options["record_video_dir"] = config.video_dir

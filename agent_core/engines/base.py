@@ -242,6 +242,7 @@ class Engine(ABC, Generic[Observation]):
         page_text = page_state.text
         if answer is not None:
             page_text = f"The browsing agent's final answer:\n{answer}\n\n---\n\n{page_text}"
+        page_text = self.session.secrets.mask_text(page_text)
         try:
             reply = await cancellable(
                 self.control,

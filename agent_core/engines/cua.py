@@ -195,6 +195,7 @@ class CuaEngine(Engine[list[dict[str, Any]]]):
     def _new_input(self, shot: bytes, url: str) -> list[dict[str, Any]]:
         """The items this turn adds to the conversation: the goal message first, then call outputs."""
         image = image_data_url(shot)
+        url = self.session.secrets.mask_text(url)  # a secret in a query string stays with us
         if self._first_input is None:
             return [
                 {
@@ -222,6 +223,7 @@ class CuaEngine(Engine[list[dict[str, Any]]]):
                 notes.append(answer.note)
         if notes:
             text = "\n".join(notes) + "\nThe screenshot shows the page as it is now."
+            text = self.session.secrets.mask_text(text)
             items.append({"role": "user", "content": [{"type": "input_text", "text": text}]})
         return items
 

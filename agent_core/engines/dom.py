@@ -56,6 +56,8 @@ class DomEngine(Engine[PageView]):
             element_listing=page_state.listing,
             history=self.history[-self.config.history_window :],
         )
+        # The page may show a secret the agent typed (a username in its field): the model never gets it.
+        system, user = self.session.secrets.mask_text(system), self.session.secrets.mask_text(user)
         with self._timed("hooks"):
             await self._screenshot_artifact(step, ArtifactKind.SCREENSHOT_LLM, shot, f"step-{step.order}")
             await self._artifact(step, ArtifactKind.HTML_SCRAPE, page_state.html.encode(), "text/html", "scrape.html")

@@ -8,7 +8,9 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-from project.settings.env import ConfigError, env, persistent_secret
+from cryptography.fernet import Fernet
+
+from project.settings.env import ConfigError, env, fernet_key, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env.str("LOOKOUT_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -29,6 +31,29 @@ if not SECRET_KEY:
             "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
     SECRET_KEY = persistent_secret(VAR_DIR / "secret_key")
+
+# Encrypts credentials and saved logins at rest (MultiFernet): comma-separated Fernet keys, the first
+# encrypts, all decrypt; rotate with `manage.py rotate_encryption_key` (see README: Credentials).
+LOOKOUT_ENCRYPTION_KEY = env.str("LOOKOUT_ENCRYPTION_KEY", default="")
+# Required in production for the same reason as SECRET_KEY: every process must decrypt with the same keys.
+if not LOOKOUT_ENCRYPTION_KEY:
+    if LOOKOUT_PRODUCTION:
+        raise ConfigError(
+            "LOOKOUT_ENCRYPTION_KEY must be set in production (DATABASE_URL is PostgreSQL, or LOOKOUT_PRODUCTION=1); "
+            "generate one with: python -c "
+            "'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+        )
+    LOOKOUT_ENCRYPTION_KEY = persistent_secret(VAR_DIR / "encryption_key", make=fernet_key)
+LOOKOUT_ENCRYPTION_KEYS = [key.strip() for key in LOOKOUT_ENCRYPTION_KEY.split(",") if key.strip()]
+if not LOOKOUT_ENCRYPTION_KEYS:
+    raise ConfigError("LOOKOUT_ENCRYPTION_KEY holds no key (comma-separated Fernet keys, the first encrypts)")
+for _position, _key in enumerate(LOOKOUT_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ConfigError(
+            f"LOOKOUT_ENCRYPTION_KEY: key {_position} is not a Fernet key (32 random bytes, URL-safe base64)"
+        ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -233,7 +258,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The secrets of every run in progress are masked out of log lines (agent_core.secrets).
+    "filters": {"secrets": {"()": "agent_core.secrets.MaskingLogFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},  # axes: lockouts only
 }

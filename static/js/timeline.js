@@ -115,6 +115,12 @@ export class Timeline {
     this.add(h("li", { class: "tl-status" }, h("span", { class: `tl-note ${d.approved ? "" : "bad"}` }, `${verdict}${d.by ? ` by ${d.by}` : ""}`), this.time(event)));
   }
 
+  on_profile_saved(d, event) {
+    const sites = (d.sites || []).join(", ");
+    const text = `Saved login ${d.profile} ${d.created ? "created" : "updated"}${sites ? ` (${sites})` : ""}`;
+    this.add(h("li", { class: "tl-status" }, h("span", { class: "tl-note" }, text), this.time(event)));
+  }
+
   // ---- steps ------------------------------------------------------------------------------
 
   on_step_started(d, event) {

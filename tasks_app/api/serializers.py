@@ -61,6 +61,10 @@ class TaskOutput(serializers.ModelSerializer):
     pending_safety_checks = SafetyCheckSerializer(many=True, read_only=True)
     duration_seconds = serializers.FloatField(allow_null=True, read_only=True)
     total_tokens = serializers.IntegerField(read_only=True)
+    credentials = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                        help_text="Names of the credentials the run may use (never their values).")
+    secret_payload_keys = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                                help_text="Payload keys whose values are secret: shown as •••.")
 
     class Meta:
         model = Task
@@ -70,7 +74,8 @@ class TaskOutput(serializers.ModelSerializer):
             "extracted_information_schema", "error_code_mapping", "webhook_callback_url", "engine", "model",
             "max_steps", "failure_reason", "extracted_information", "errors", "pending_safety_checks",
             "input_tokens", "output_tokens", "total_tokens", "cost", "retry_of", "created_by", "last_event_seq",
-            "created_at", "queued_at", "started_at", "finished_at", "duration_seconds",
+            "created_at", "queued_at", "started_at", "finished_at", "duration_seconds", "credentials",
+            "secret_payload_keys", "profile", "save_profile",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -99,6 +99,24 @@ class TasksApi(OrgApi):
             min_value=1, required=False, allow_null=True,
             help_text="At most the organization's limit; defaults to the server's default.",
         )
+        credentials = serializers.ListField(
+            child=serializers.CharField(max_length=64), required=False, max_length=20,
+            help_text="Names of the organization's credentials the agent may log in with. The model sees only "
+            "placeholders such as `{{acme.password}}`; the values are typed for it, on the credential's sites.",
+        )
+        secret_payload_keys = serializers.ListField(
+            child=serializers.CharField(max_length=100), required=False, max_length=50,
+            help_text="navigation_payload keys whose values are secret: stored encrypted, shown as •••, and given "
+            "to the model as `{{payload.KEY}}` placeholders that are replaced as they are typed.",
+        )
+        profile = serializers.CharField(
+            max_length=64, required=False, allow_blank=True,
+            help_text="A saved login (browser profile) to start from: its cookies and local storage are loaded.",
+        )
+        save_profile = serializers.BooleanField(
+            required=False, help_text="Save the browser's cookies and local storage as `profile` when the run "
+            "completes (created if missing; the last run to save wins).",
+        )
 
         class Meta:
             ref_name = "TaskCreate"

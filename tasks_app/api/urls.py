@@ -1,9 +1,10 @@
-"""Routes under /api/v1/: tasks and their controls, API keys, the OpenAPI schema and its docs page."""
+"""Routes under /api/v1/: tasks and their controls, API keys, credentials and saved logins, the OpenAPI
+schema and its docs page."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from tasks_app.api import keys, tasks
+from tasks_app.api import credentials, keys, tasks
 from tasks_app.security import csp_changes
 
 app_name = "api"
@@ -30,6 +31,10 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/deny/", tasks.TaskDenyApi.as_view(), name="task-deny"),
     path("keys/", keys.ApiKeysApi.as_view(), name="keys"),
     path("keys/<int:key_id>/revoke/", keys.ApiKeyRevokeApi.as_view(), name="key-revoke"),
+    path("credentials/", credentials.CredentialsApi.as_view(), name="credentials"),
+    path("credentials/<int:credential_id>/", credentials.CredentialDetailApi.as_view(), name="credential-detail"),
+    path("profiles/", credentials.ProfilesApi.as_view(), name="profiles"),
+    path("profiles/<int:profile_id>/", credentials.ProfileDetailApi.as_view(), name="profile-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's init script is served by the same view (?script=), so the page runs no inline script;
     # its page carries one inline <style>.

@@ -129,3 +129,7 @@ class RecordingHooks(RunHooks):
 
     async def browser_ready(self, session: Any) -> None:
         self.session = session
+
+    async def storage_state(self, state: dict[str, Any]) -> None:
+        """A completed run's saved login: stored encrypted as the task's profile (see services.runs)."""
+        await database_sync_to_async(run_services.save_run_profile)(task_id=self.task_id, state=state)

@@ -2,6 +2,12 @@
 pipeline's writes are in `services.runs`."""
 
 from tasks_app.services.api_keys import create_api_key, resolve_api_key, revoke_api_key
+from tasks_app.services.credentials import (
+    create_credential,
+    delete_credential,
+    delete_profile,
+    update_credential,
+)
 from tasks_app.services.events import record_event
 from tasks_app.services.organizations import bootstrap_first_run, create_organization, grant_admin_site_access
 from tasks_app.services.tasks import (
@@ -26,8 +32,11 @@ __all__ = [
     "cancel_task",
     "claim_task",
     "create_api_key",
+    "create_credential",
     "create_organization",
     "create_task",
+    "delete_credential",
+    "delete_profile",
     "deny_safety_checks",
     "enqueue_task",
     "grant_admin_site_access",
@@ -41,4 +50,5 @@ __all__ = [
     "retry_task",
     "revoke_api_key",
     "terminate_task",
+    "update_credential",
 ]

@@ -7,6 +7,7 @@ operator and a worker, racing on the same task cannot both win: the loser gets a
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, cast
 
 from django.conf import settings
@@ -15,11 +16,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agent_core.secrets import PAYLOAD_KEY_PATTERN
 from tasks_app.access import Actor, actor_label, ensure_can_control
+from tasks_app.crypto import decrypt_json, encrypt_json
 from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
 from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
 from tasks_app.models import ApiKey, Organization, Task
+from tasks_app.selectors.credentials import missing_credentials, profile_exists
 from tasks_app.selectors.tasks import count_active_runs, deferred_task_ids
+from tasks_app.services.credentials import validate_name
 from tasks_app.services.dispatch import dispatch_run
 from tasks_app.services.events import record_event
 from tasks_app.services.webhooks import schedule_webhook
@@ -149,6 +154,61 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
     request["webhook_callback_url"] = webhook
     if "model" in request:
         request["model"] = check_model(request.get("model"))
+    _validate_secrets(organization=organization, request=request)
+    return request
+
+
+def _validate_secrets(*, organization: Organization, request: dict[str, Any]) -> None:
+    """credentials (names of the organization's credentials), secret_payload_keys (top-level keys of a
+    payload object, with real values) and profile / save_profile."""
+    names = request.get("credentials") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidRequestError("credentials must be a list of credential names", field="credentials")
+    names = list(dict.fromkeys(n.strip() for n in names))
+    missing = missing_credentials(organization=organization, names=names)
+    if missing:
+        raise InvalidRequestError(f"no credential named {', '.join(map(repr, missing))} in this organization", field="credentials")
+    request["credentials"] = names
+    keys = request.get("secret_payload_keys") or []
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise InvalidRequestError("secret_payload_keys must be a list of navigation_payload keys", field="secret_payload_keys")
+    keys = list(dict.fromkeys(keys))
+    payload = request.get("navigation_payload")
+    if keys and not isinstance(payload, dict):
+        raise InvalidRequestError("secret_payload_keys needs a navigation_payload object", field="secret_payload_keys")
+    for key in keys:
+        if not SECRET_KEY.fullmatch(key):
+            raise InvalidRequestError(f"{key!r} cannot be a secret payload key (no braces or spaces)", field="secret_payload_keys")
+        if key not in payload:  # type: ignore[operator]  # a dict, checked above
+            raise InvalidRequestError(f"{key!r} is not a key of navigation_payload", field="secret_payload_keys")
+        if payload[key] == Task.SECRET_SHOWN:  # type: ignore[index]
+            raise InvalidRequestError(
+                f"type the secret value of {key!r} again: secret values are never shown, so {Task.SECRET_SHOWN} is not one",
+                field="navigation_payload",
+            )
+    request["secret_payload_keys"] = keys
+    profile = str(request.get("profile") or "").strip()
+    save = bool(request.get("save_profile"))
+    if save and not profile:
+        raise InvalidRequestError("save_profile needs a profile name", field="profile")
+    if profile:
+        profile = validate_name(profile, field="profile", what="profile")
+        if not save and not profile_exists(organization=organization, name=profile):
+            raise InvalidRequestError(
+                f"no browser profile named {profile!r}; a task with save_profile creates it", field="profile"
+            )
+    request["profile"], request["save_profile"] = profile, save
+
+
+def _split_secret_payload(request: dict[str, Any]) -> dict[str, Any]:
+    """Take the secret payload values out of the request: they are stored encrypted (`secret_payload`)
+    and the stored navigation_payload shows Task.SECRET_SHOWN in their place."""
+    keys = request.get("secret_payload_keys") or []
+    payload = request.get("navigation_payload")
+    if not keys or not isinstance(payload, dict):
+        return request
+    request["secret_payload"] = encrypt_json({key: payload[key] for key in keys})
+    request["navigation_payload"] = {k: Task.SECRET_SHOWN if k in keys else v for k, v in payload.items()}
     return request
 
 
@@ -164,7 +224,12 @@ REQUEST_FIELDS = (
     "engine",
     "model",
     "max_steps",
+    "credentials",
+    "secret_payload_keys",
+    "profile",
+    "save_profile",
 )
+SECRET_KEY = re.compile(PAYLOAD_KEY_PATTERN)
 
 
 def create_task(
@@ -183,7 +248,7 @@ def create_task(
         raise InvalidRequestError(f"unknown task fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     if created_by is not None:
         ensure_can_control(organization=organization, actor=created_by)
-    request = validate_task_request(organization=organization, request=dict(request))
+    request = _split_secret_payload(validate_task_request(organization=organization, request=dict(request)))
     user = created_by if isinstance(created_by, User) else None
     if isinstance(created_by, ApiKey):
         user = created_by.created_by
@@ -297,6 +362,8 @@ def retry_task(*, task: Task, by: Actor) -> Task:
         raise TaskStateError(f"only a finished task can be retried; this one is {task.status.replace('_', ' ')}")
     request = {field: getattr(task, field) for field in REQUEST_FIELDS}
     request["max_steps"] = min(request["max_steps"], task.organization.max_steps_per_run)
+    if task.secret_payload and isinstance(task.navigation_payload, dict):
+        request["navigation_payload"] = {**task.navigation_payload, **(decrypt_json(task.secret_payload) or {})}
     return create_task(organization=task.organization, created_by=by, retry_of=task, **request)
 
 

@@ -51,6 +51,7 @@ def stack_env(postgres, redis_url, settings, fake_openai, tmp_path):
             "LOOKOUT_ARTIFACTS_DIR": str(settings.MEDIA_ROOT),
             "LOOKOUT_VAR_DIR": str(tmp_path),
             "SECRET_KEY": settings.SECRET_KEY,  # sessions made here must be valid there
+            "LOOKOUT_ENCRYPTION_KEY": settings.LOOKOUT_ENCRYPTION_KEY,  # and secrets stored here must open there
         },
     )
     yield {"env": env, "queue": queue, "logs": tmp_path}

@@ -13,6 +13,8 @@ Every POST is appended to `site.submissions` before its handler answers, as `{"p
 "content"}}, "json": the parsed body or None, "time"}`, so tests assert on what the server really received.
 
 Sites: job/ (two pages + thanks, server-side validation), login/ (ada / lovelace, then plan and confirm),
+vault/ (VAULT_USER / VAULT_PASSWORD, then a TOTP code checked with pyotp against VAULT_TOTP_SECRET, then the
+members page, which needs the session cookie; vault/ itself goes straight to the members page when signed in),
 widgets/ (same-origin iframe, open shadow root), delayed/, download/, table/, shifting/, tricky/ (scraper
 edge cases, plus xorigin.html with a cross-origin iframe), misc/ (animation, popup, dialog).
 Special GET routes: /slow?seconds=N answers after N s; /echo returns the request headers as JSON;
@@ -26,6 +28,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 
 SITES_DIR = Path(__file__).resolve().parent
@@ -45,6 +49,9 @@ SITES_DIR = Path(__file__).resolve().parent
 REPORT_CSV = b"product,price,stock\nWidget,9.99,12\nGadget,24.50,0\n"
 LOGIN_USER, LOGIN_PASSWORD = "ada", "lovelace"
 JOB_REQUIRED = ("full_name", "email", "country", "experience", "terms", "start_date")
+# The vault site's login: a password with characters URL and JSON encodings change, and a TOTP secret.
+VAULT_USER, VAULT_PASSWORD = "grace@vaultline.test", 'Tr0ub4dor&3 "horse" staple!'
+VAULT_TOTP_SECRET = "KRSXG5CTMVRXEZLUKN2XAZLDOJSXIMZR"
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _CONTENT_TYPES = {
@@ -99,6 +106,8 @@ class TestSite:
     def __init__(self) -> None:
         self.submissions: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self.vault_pending: set[str] = set()  # signed in with a password, waiting for the TOTP code
+        self.vault_sessions: set[str] = set()  # fully signed in
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True  # a handler still sleeping in /slow must not block shutdown
         self.port: int = self._server.server_address[1]
@@ -163,6 +172,13 @@ class TestSite:
             return redirect("/login/")
         if path == "/login/confirm.html":
             return render("login/confirm.html", plan=query.get("plan", ""))
+        signed_in = cookies.get("vault_session", "") in self.vault_sessions
+        if path in ("/vault/", "/vault/index.html") and signed_in:
+            return redirect("/vault/members.html")
+        if path == "/vault/members.html" and not signed_in:
+            return redirect("/vault/")
+        if path == "/vault/totp.html" and cookies.get("vault_pending", "") not in self.vault_pending:
+            return redirect("/vault/")
         return None
 
     def handle_post(self, path: str, sub: dict[str, Any], cookies: dict[str, str]) -> Reply:
@@ -192,6 +208,24 @@ class TestSite:
             if cookies.get("lookout_test_session") != "ok":
                 return redirect("/login/")
             return render("login/done.html", plan=str(fields.get("plan", "")))
+        if path == "/vault/login":
+            if fields.get("username") == VAULT_USER and fields.get("password") == VAULT_PASSWORD:
+                token = secrets.token_urlsafe(24)
+                self.vault_pending.add(token)
+                return redirect("/vault/totp.html", cookie=f"vault_pending={token}; Path=/vault/; HttpOnly")
+            return render("vault/index.html", error_html=error_block("Wrong email or password."))
+        if path == "/vault/totp":
+            pending = cookies.get("vault_pending", "")
+            if pending not in self.vault_pending:
+                return redirect("/vault/")
+            if not pyotp.TOTP(VAULT_TOTP_SECRET).verify(str(fields.get("code", ""))):
+                return render("vault/totp.html", error_html=error_block("That code is not right."))
+            self.vault_pending.discard(pending)
+            token = secrets.token_urlsafe(24)
+            self.vault_sessions.add(token)
+            return redirect(
+                "/vault/members.html", cookie=f"vault_session={token}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax"
+            )
         if path == "/widgets/frame-submit":
             return render("widgets/frame.html", result=f"Coupon applied: {fields.get('coupon', '')}")
         # Everything else (fetch() posts from the widgets, delayed and shifting sites): recorded, acknowledged.

@@ -48,6 +48,8 @@ def describe(event: TaskEvent) -> str | None:
             return f"safety check waiting for approval: {checks}"
         case "approval.resolved":
             return f"safety checks {'approved' if d.get('approved') else 'denied'} by {d.get('by')}"
+        case "profile.saved":
+            return f"saved login {d.get('profile')} {'created' if d.get('created') else 'updated'}"
     return None
 
 
@@ -78,6 +80,12 @@ class Command(BaseCommand):
         parser.add_argument("--model", default="")
         parser.add_argument("--max-steps", type=int)
         parser.add_argument("--org", help="organization slug (default: the first)")
+        parser.add_argument("--credential", action="append", default=[], metavar="NAME",
+                            help="a credential of the organization the agent may log in with (repeatable)")
+        parser.add_argument("--secret-key", action="append", default=[], metavar="KEY",
+                            help="a --payload key whose value is secret (repeatable)")
+        parser.add_argument("--profile", default="", help="saved login (browser profile) to start from")
+        parser.add_argument("--save-profile", action="store_true", help="save the login as --profile when it completes")
         parser.add_argument("--webhook", default="", help="webhook URL notified of the final status")
         parser.add_argument("--approve-safety-checks", action="store_true")
         parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
@@ -134,6 +142,10 @@ class Command(BaseCommand):
             "model": opts["model"],
             "max_steps": opts.get("max_steps"),
             "webhook_callback_url": opts["webhook"],
+            "credentials": opts.get("credential") or [],
+            "secret_payload_keys": opts.get("secret_key") or [],
+            "profile": opts.get("profile") or "",
+            "save_profile": bool(opts.get("save_profile")),
         }
 
     def _org(self, slug: str | None) -> Organization:

@@ -18,6 +18,9 @@ OPERATIONS = {
     *{("post", f"/api/v1/tasks/{{task_id}}/{action}/") for action in
       ("pause", "resume", "terminate", "cancel", "retry", "retry-step", "approve", "deny")},
     ("get", "/api/v1/keys/"), ("post", "/api/v1/keys/"), ("post", "/api/v1/keys/{key_id}/revoke/"),
+    ("get", "/api/v1/credentials/"), ("post", "/api/v1/credentials/"), ("get", "/api/v1/credentials/{credential_id}/"),
+    ("patch", "/api/v1/credentials/{credential_id}/"), ("delete", "/api/v1/credentials/{credential_id}/"),
+    ("get", "/api/v1/profiles/"), ("get", "/api/v1/profiles/{profile_id}/"), ("delete", "/api/v1/profiles/{profile_id}/"),
     ("post", "/v1/run/tasks"), ("get", "/v1/runs"), ("get", "/v1/runs/{run_id}"),
     ("post", "/v1/runs/{run_id}/cancel"), ("get", "/v1/runs/{run_id}/artifacts"),
 }
@@ -46,6 +49,7 @@ def test_schema_is_served_and_complete(client):
     assert set(request["properties"]) == {
         "url", "title", "navigation_goal", "data_extraction_goal", "navigation_payload",
         "extracted_information_schema", "error_code_mapping", "webhook_callback_url", "engine", "model", "max_steps",
+        "credentials", "secret_payload_keys", "profile", "save_profile",
     }
     assert schema["paths"]["/api/v1/tasks/{task_id}/pause/"]["post"]["responses"].keys() >= {"200", "404", "409"}
 
