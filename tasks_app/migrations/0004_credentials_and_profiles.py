@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks_app', '0002_run_limits_and_stop_cause'),
+        ('tasks_app', '0003_retention'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
