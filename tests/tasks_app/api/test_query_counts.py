@@ -29,7 +29,7 @@ def test_task_list_page(client, operator, org, tasks, django_assert_num_queries)
     history(org, tasks)
     client.force_login(operator)
     client.get(reverse("task-list"))  # session and caches warm, like any page after the first
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         assert client.get(reverse("task-list"), {"status": "completed", "page": 1}).status_code == 200
 
 
@@ -38,7 +38,7 @@ def test_task_page(client, operator, org, steps, django_assert_num_queries):
     task = history(org, 1, steps=steps, events=steps * 5)[0]
     client.force_login(operator)
     client.get(reverse("task-detail", args=[task.pk]))
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         assert client.get(reverse("task-detail", args=[task.pk])).status_code == 200
 
 
