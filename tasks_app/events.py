@@ -119,6 +119,15 @@ class RecordingUnavailableData(TypedDict):
     reason: str
 
 
+class EgressBlockedData(TypedDict):
+    """A request the egress policy refused. After the first ones of a run, one more event with `omitted`
+    (url "") counts the rest."""
+
+    url: str
+    reason: str
+    omitted: NotRequired[int]
+
+
 EVENT_DATA: dict[str, type] = {
     "task.status": TaskStatusData,
     "step.started": StepStartedData,
@@ -131,6 +140,7 @@ EVENT_DATA: dict[str, type] = {
     "approval.pending": ApprovalPendingData,
     "approval.resolved": ApprovalResolvedData,
     "recording.unavailable": RecordingUnavailableData,
+    "egress.blocked": EgressBlockedData,
 }
 """Every event type and the TypedDict its `data` follows (checked in tests against stored events)."""
 
@@ -145,6 +155,7 @@ EventData = (
     | ApprovalPendingData
     | ApprovalResolvedData
     | RecordingUnavailableData
+    | EgressBlockedData
 )
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from agent_core.recording import find_ffmpeg
 from agent_core.types import AgentConfig, BrowserConfig, Engine, LLMConfig, TaskSpec
+from tasks_app.egress import policy as egress_policy
 from tasks_app.models import Organization, Task
 
 NO_FFMPEG = (
@@ -47,7 +48,7 @@ def records_runs(organization: Organization | None) -> bool:
 
 
 def browser_config(*, workdir: str | None = None, organization: Organization | None = None) -> BrowserConfig:
-    """The process-wide browser settings; with `workdir`, a run's own downloads folder inside it, and when
+    """The process-wide browser settings (egress policy and download cap included); with `workdir`, a run's own downloads folder inside it, and when
     `organization` records runs, its video (if ffmpeg is there), trace and HAR under `workdir/recordings`."""
     record = workdir is not None and records_runs(organization)
     recordings = f"{workdir}/recordings"
@@ -55,6 +56,8 @@ def browser_config(*, workdir: str | None = None, organization: Organization | N
         executable_path=settings.LOOKOUT_CHROMIUM,
         headless=settings.LOOKOUT_HEADLESS,
         upload_dirs=tuple(settings.LOOKOUT_UPLOAD_DIRS),
+        egress=egress_policy(),
+        max_download_bytes=int(settings.LOOKOUT_MAX_DOWNLOAD_MB * 2**20),
         downloads_dir=f"{workdir}/downloads" if workdir else None,
         video_dir=recordings if record and find_ffmpeg() else None,
         har_path=f"{recordings}/network.har" if record else None,

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks_app.events import ArtifactCreatedData
+from tasks_app.events import ArtifactCreatedData, EgressBlockedData
 from tasks_app.models import Action, Artifact, Step, Task
 from tasks_app.services.events import record_event
 from tasks_app.services.tasks import finish_task
@@ -24,6 +24,7 @@ from tasks_app.services.tasks import finish_task
 logger = logging.getLogger(__name__)
 
 RECORDING_NOTE = "recording.unavailable"
+EGRESS_BLOCKED = "egress.blocked"
 
 
 # ---- steps ----------------------------------------------------------------------------------
@@ -263,6 +264,15 @@ def take_retry_step_request(*, task_id: Any) -> bool:
 def note_recording_unavailable(*, task_id: Any, recording: str, reason: str) -> None:
     """A timeline event saying why a recording is missing; the task page's recordings section shows it."""
     record_event(task_id=task_id, type=RECORDING_NOTE, data={"recording": recording, "reason": reason})
+
+
+def record_egress_blocked(*, task_id: Any, url: str, reason: str, omitted: int = 0) -> None:
+    """A request of the run that the egress policy refused, on the timeline; with `omitted`, the one event
+    that counts the refusals left off after the first ones (the caller bounds how many it records)."""
+    data = EgressBlockedData(url=url[:2048], reason=reason[:1000])
+    if omitted:
+        data["omitted"] = omitted
+    record_event(task_id=task_id, type=EGRESS_BLOCKED, data=data)
 
 
 def end_run(

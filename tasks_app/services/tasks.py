@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from tasks_app.access import Actor, actor_label, ensure_can_control
+from tasks_app.egress import check_task_url
 from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
 from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
 from tasks_app.models import ApiKey, Organization, Task
@@ -96,6 +97,7 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidRequestError(f"url must be an http(s) URL with a host (got {url!r})", field="url")
     request["url"] = url
+    check_task_url(url)  # a 400 naming the rule: "url is blocked by the egress policy: ..."
     if not (request.get("navigation_goal") or request.get("data_extraction_goal")):
         raise InvalidRequestError(
             "give a navigation_goal, a data_extraction_goal or both", field="navigation_goal"
@@ -142,6 +144,7 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
         wp = urlparse(webhook)
         if wp.scheme not in ("http", "https") or not wp.netloc:
             raise InvalidRequestError("webhook_callback_url must be an http(s) URL", field="webhook_callback_url")
+        check_task_url(webhook, field="webhook_callback_url", purpose="fetch")
     request["webhook_callback_url"] = webhook
     return request
 

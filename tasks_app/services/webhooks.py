@@ -1,4 +1,5 @@
-"""Webhooks: a signed JSON notification of every final status, retried with capped exponential backoff."""
+"""Webhooks: a signed JSON notification of every final status, retried with capped exponential backoff, sent
+under the egress policy (a refused URL is a failed delivery that is not retried)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import json
 import time
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from agent_core.errors import EgressDenied, FetchError
+from agent_core.fetch import fetch_sync
+from tasks_app.egress import policy as egress_policy
 from tasks_app.models import Task, WebhookDelivery
 from tasks_app.selectors.tasks import step_count
 from tasks_app.services.dispatch import dispatch_webhook
@@ -83,19 +86,37 @@ def attempt_webhook(*, task_id: Any, attempt: int) -> float | None:
     }
     delivery = WebhookDelivery(task=task, url=task.webhook_callback_url, attempt=attempt, payload=payload)
     started = time.perf_counter()
+    refused = False
     try:
-        response = httpx.post(
-            task.webhook_callback_url, content=body, headers=headers, timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT
+        # Checked and pinned like every server-side fetch; a redirect is the receiver's answer, not
+        # followed; only the start of the answer is read (2,000 characters of it are kept).
+        response = fetch_sync(
+            task.webhook_callback_url,
+            egress_policy(),
+            method="POST",
+            content=body,
+            headers=headers,
+            follow_redirects=False,
+            max_bytes=64_000,
+            truncate=True,
+            timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT,
+            deadline=settings.LOOKOUT_WEBHOOK_TIMEOUT * 3,
         )
         delivery.status_code = response.status_code
         delivery.response_body = response.text[:2000]
-        delivery.succeeded = 200 <= response.status_code < 300
+        delivery.succeeded = response.ok
         if not delivery.succeeded:
             delivery.error = f"receiver answered HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        delivery.error = f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+    except EgressDenied as exc:
+        delivery.error = str(exc)[:2000]
+        # The same URL will be refused again: no retry (unless its name did not resolve, which may pass).
+        refused = exc.kind != "unresolvable"
+    except FetchError as exc:
+        delivery.error = str(exc)[:2000]
     delivery.duration_ms = int((time.perf_counter() - started) * 1000)
     delivery.save()
+    if refused:
+        return None
     if delivery.succeeded or attempt >= settings.LOOKOUT_WEBHOOK_MAX_ATTEMPTS:
         return None
     return backoff_seconds(attempt)
