@@ -24,8 +24,8 @@ from agent_core.browser.common import first_line, unique_path
 from agent_core.browser.downloads import Downloads
 from agent_core.browser.screencast import FrameCallback, Screencast
 from agent_core.browser_egress import EgressGuard, OnBlocked, install_egress_guard
-from agent_core.egress import check_url
-from agent_core.egress_proxy import EgressProxy
+from agent_core.egress import check_url, parse_url
+from agent_core.egress_proxy import NET_ERROR_HEADER, EgressProxy
 from agent_core.errors import BrowserError, EgressDenied, InvalidTaskError
 from agent_core.types import BrowserConfig
 
@@ -425,13 +425,35 @@ class BrowserSession:
                 blocked = self._egress_denial(refusals_before, url=url)
                 if blocked is not None:
                     raise blocked from exc
+                unreachable = self._unreachable(url)
+                if unreachable is not None:  # a tunnel the egress proxy could not open
+                    raise BrowserError(f"navigation to {url} failed: net::{unreachable}", raw=str(exc)) from exc
             raise self.browser_error(exc, f"navigation to {url} failed") from exc
         if response is not None and response.status == 403 and self.egress.count > refusals_before:
             # A plain-http redirect the egress proxy refused: it answered 403 with the reason.
             denial = self._egress_denial(refusals_before, url=response.url, exact=True)
             if denial is not None:
                 raise denial
+        if response is not None and response.status == 502 and self._egress_proxy is not None:
+            # The egress proxy could not reach the host: the error Chromium would have given without it.
+            code = await response.header_value(NET_ERROR_HEADER)
+            if code:
+                raise BrowserError(f"navigation to {url} failed: net::{code}")
         await self.wait_for_settle()
+
+    def _unreachable(self, url: str) -> str | None:
+        """The connection error the egress proxy met for `url`'s host and port, if it met one."""
+        if self._egress_proxy is None:
+            return None
+        try:
+            target = parse_url(url)
+        except ValueError:
+            return None
+        port = target.port or (443 if target.scheme in ("https", "wss") else 80)
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        return self._egress_proxy.unreachable.get(f"{host}:{port}") or self._egress_proxy.unreachable.get(
+            f"{target.host}:{port}"
+        )
 
     def _egress_denial(self, since: int, *, url: str, exact: bool = False) -> EgressDenied | None:
         """The refusal that stopped a navigation to `url`, among those reported after the `since`-th: the
