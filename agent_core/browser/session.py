@@ -38,13 +38,25 @@ _STALE_REQUEST_S = 5.0
 # One round trip through the page's task queue: whatever the action's handlers scheduled as tasks (and
 # the requests they started) has run when it resolves. Not an animation frame: the screenshot that
 # follows every action renders one anyway, and waiting for a frame here cost ~16 ms per action. The 100 ms
-# timer bounds the wait on a page too busy to answer.
+# timer bounds the wait on a page too busy to answer. It answers whether the page began leaving for another
+# document meanwhile (see _LEAVING_JS), and forgets it.
 _YIELD_JS = """() => new Promise(resolve => {
-  const timer = setTimeout(resolve, 100);
+  const answer = () => { const leaving = !!window.__lookoutLeaving; window.__lookoutLeaving = false; resolve(leaving); };
+  const timer = setTimeout(answer, 100);
   const channel = new MessageChannel();
-  channel.port1.onmessage = () => setTimeout(() => { clearTimeout(timer); resolve(); }, 0);
+  channel.port1.onmessage = () => setTimeout(() => { clearTimeout(timer); answer(); }, 0);
   channel.port2.postMessage(0);
 })"""
+# In every document: note when a navigation to another document begins (a form submitted with Enter, a
+# link). Chromium starts its request a moment later, later still through the egress route and proxy, and
+# until then nothing on the network side says the page is about to change.
+_LEAVING_JS = """(() => { try {
+  navigation.addEventListener("navigate", event => {
+    if (!event.destination.sameDocument && !event.downloadRequest) window.__lookoutLeaving = true;
+  });
+} catch (error) {} })()"""
+# How long a page that said it is leaving may take to start its request.
+_LEAVING_WAIT_S = 2.0
 
 
 def image_type(data: bytes) -> str:
@@ -157,6 +169,8 @@ class BrowserSession:
         self._inflight: dict[Request, float] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        self._requests_started = 0
+        self._request_started = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._screencast = Screencast(
             context=context, config=config, on_frame=on_frame, current_page=lambda: self.page, spawn=self._spawn
@@ -275,6 +289,7 @@ class BrowserSession:
     ) -> tuple[BrowserContext, Page, EgressGuard]:
         context = await browser.new_context(**options)
         try:
+            await context.add_init_script(script=_LEAVING_JS)
             installed = await guard(context)  # before the first page, so nothing loads unguarded
             return context, await context.new_page(), installed
         except PlaywrightError:
@@ -369,6 +384,16 @@ class BrowserSession:
             return
         self._inflight[request] = time.monotonic()
         self._idle.clear()
+        self._requests_started += 1
+        self._request_started.set()
+
+    async def _request_after(self, count: int, timeout_s: float) -> None:
+        """Return once more than `count` requests have started, or after `timeout_s`."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while self._requests_started <= count:
+                    self._request_started.clear()
+                    await self._request_started.wait()
 
     def _on_request_done(self, request: Request) -> None:
         if self._inflight.pop(request, None) is not None and not self._busy():
@@ -487,7 +512,12 @@ class BrowserSession:
                 return
             try:
                 await page.wait_for_load_state("load", timeout=left_ms() or 1)
-                await asyncio.wait_for(page.evaluate(_YIELD_JS), timeout=left_ms() / 1000)
+                requests_before = self._requests_started
+                leaving = await asyncio.wait_for(page.evaluate(_YIELD_JS), timeout=left_ms() / 1000)
+                if leaving and self._requests_started == requests_before and not self._busy():
+                    # A navigation began and its request is not out yet: wait for it, then settle again.
+                    await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms() / 1000))
+                    continue
                 if frame is not None:
                     if not frame.is_detached():
                         # Its navigation ("context destroyed") or detachment only means it moved on.
