@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -42,11 +43,49 @@ def _is_address(name: str) -> bool:
 
 socket.getaddrinfo = _local_getaddrinfo
 
+# Nor may this process open a connection beyond loopback (an egress check that failed open would): such a
+# connect fails here as unreachable, and is listed.
+FOREIGN_CONNECTS: list[str] = []
+_real_connect, _real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+
+def _foreign(sock: socket.socket, address: Any) -> str | None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple):
+        return None
+    host = str(address[0])
+    try:
+        return None if ipaddress.ip_address(host.partition("%")[0]).is_loopback else host
+    except ValueError:
+        return None if host.lower() in _LOCAL_NAMES else host
+
+
+def _local_connect(self: socket.socket, address: Any) -> None:
+    host = _foreign(self, address)
+    if host is not None:
+        FOREIGN_CONNECTS.append(host)
+        raise OSError(errno.ENETUNREACH, f"the tests connect to loopback only (asked: {host})")
+    _real_connect(self, address)
+
+
+def _local_connect_ex(self: socket.socket, address: Any) -> int:
+    host = _foreign(self, address)
+    if host is not None:
+        FOREIGN_CONNECTS.append(host)
+        return errno.ENETUNREACH
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _local_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _local_connect_ex  # type: ignore[method-assign]
+
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if FOREIGN_LOOKUPS:
         names = ", ".join(sorted(set(FOREIGN_LOOKUPS)))
         terminalreporter.write_line(f"names the tests tried to resolve (refused, no DNS query sent): {names}")
+    if FOREIGN_CONNECTS:
+        hosts = ", ".join(sorted(set(FOREIGN_CONNECTS)))
+        terminalreporter.write_line(f"addresses the tests tried to connect to (refused): {hosts}")
 
 
 def need_service(name: str, available: bool) -> None:
