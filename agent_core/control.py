@@ -54,14 +54,6 @@ class LocalControl:
             self._decision.set_result(approved)
 
     @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def terminated(self) -> bool:
-        return self._terminated.is_set()
-
-    @property
     def awaiting_approval(self) -> bool:
         return self._decision is not None and not self._decision.done()
 

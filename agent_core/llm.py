@@ -189,6 +189,16 @@ class OpenAIClient:
         return "".join(parts), "".join(refusal_parts) or None, finish_reason, usage
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (only finite numbers are)")
+
+
+def loads_finite(text: str) -> Any:
+    """json.loads that refuses NaN, Infinity and -Infinity, which Python accepts and JSON does not: a
+    model reply carrying them would otherwise reach the database, the events and the extraction schema."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 def parse_json_reply(text: str) -> Any:
     """The JSON in a model's reply; tolerates one surrounding ``` fence (some local models add it)."""
     stripped = text.strip()
@@ -198,7 +208,7 @@ def parse_json_reply(text: str) -> Any:
     if not stripped:
         raise InvalidModelOutputError("model reply is not valid JSON: the reply is empty", raw=text)
     try:
-        return json.loads(stripped)
+        return loads_finite(stripped)
     except ValueError as err:
         raise InvalidModelOutputError(f"model reply is not valid JSON: {err}", raw=text) from err
 

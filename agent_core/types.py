@@ -121,10 +121,6 @@ class Usage:
             model=self.model or other.model,
         )
 
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
 
 @dataclass(frozen=True)
 class StepRef:

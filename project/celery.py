@@ -8,4 +8,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
 
 app = Celery("lookout")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(related_name="runs.jobs")
+app.autodiscover_tasks(["tasks_app.runs"], related_name="jobs")

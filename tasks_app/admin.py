@@ -134,7 +134,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Organization)
 class OrganizationAdmin(OrgScopedAdmin):
     org_path = "pk"
-    list_display = ["name", "slug", "max_steps_per_run", "max_retries_per_step", "record_runs", "created_at"]
+    list_display = ["name", "slug", "max_steps_per_run", "max_retries_per_step", "max_concurrent_runs", "record_runs", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
 

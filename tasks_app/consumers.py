@@ -1,6 +1,8 @@
 """Websocket consumers: the task timeline (replay after ?after=, then live) and the live browser view.
 
-Thin by design: authenticate on connect, join the task's group, forward. Nothing here writes.
+Thin by design: authenticate on connect, join the task's group, forward. Nothing here writes. Access is
+checked again every LOOKOUT_WS_RECHECK_SECONDS for the life of the socket: a member removed from the
+organization, or a session that was logged out, expired or invalidated, is disconnected with ACCESS_REVOKED.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.conf import settings
 
 from tasks_app.access import task_for_user
-from tasks_app.events import frames_group, task_group
+from tasks_app.events import encode_event, frames_group, task_group
 from tasks_app.selectors.events import events_after
 from tasks_app.services import live_view
 from tasks_app.services.events import event_payload
 
 TAIL_SECONDS = 3.0
+ACCESS_REVOKED = 4403  # close code: the dashboard says "You no longer have access to this task"
 
 
 @database_sync_to_async
@@ -27,12 +31,59 @@ def _allowed(user: Any, task_id: Any) -> bool:
     return task_for_user(user=user, task_id=task_id) is not None
 
 
+def _session_user(session_key: str) -> Any:
+    """The user the session store holds for this key now (AnonymousUser once logged out, expired, or
+    invalidated by a password change), read afresh rather than from the socket's cached scope."""
+    from importlib import import_module
+
+    from django.contrib import auth
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return auth.get_user(request)
+
+
+@database_sync_to_async
+def _still_allowed(scope: dict[str, Any], task_id: Any) -> bool:
+    """Whether the socket's user may still read the task. A socket opened with a session cookie is
+    re-authenticated from the session store; otherwise the scope's user is checked again."""
+    user = scope.get("user")
+    session = scope.get("session")
+    session_key = getattr(session, "session_key", None) if session is not None else None
+    if session_key:
+        user = _session_user(session_key)
+    return user is not None and task_for_user(user=user, task_id=task_id) is not None
+
+
+class AccessRecheck:
+    """Mixin for task sockets: re-check access every LOOKOUT_WS_RECHECK_SECONDS, close when it is gone."""
+
+    task_id: Any
+    scope: Any
+
+    def start_access_recheck(self) -> None:
+        self.recheck = asyncio.ensure_future(self._recheck_access())
+
+    def stop_access_recheck(self) -> None:
+        recheck = getattr(self, "recheck", None)
+        if recheck is not None and recheck is not asyncio.current_task():
+            recheck.cancel()
+
+    async def _recheck_access(self) -> None:
+        while True:
+            await asyncio.sleep(settings.LOOKOUT_WS_RECHECK_SECONDS)
+            if not await _still_allowed(self.scope, self.task_id):
+                await self.close(code=ACCESS_REVOKED)  # type: ignore[attr-defined]
+                return
+
+
 @database_sync_to_async
 def _events(task_id: Any, after: int, until: int | None = None) -> list[dict[str, Any]]:
     return [dict(event_payload(e)) for e in events_after(task_id=task_id, after=after, until=until)]
 
 
-class TimelineConsumer(AsyncJsonWebsocketConsumer):
+class TimelineConsumer(AccessRecheck, AsyncJsonWebsocketConsumer):
     """`ws/tasks/<id>/?after=<seq>`: first what the client missed, then live events, in seq order, once each."""
 
     async def connect(self) -> None:
@@ -51,6 +102,11 @@ class TimelineConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self._catch_up()
         self.tail = asyncio.ensure_future(self._tail())
+        self.start_access_recheck()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        """The timeline only streams out; what a client sends is ignored (never parsed, so never a
+        RecursionError from a deeply nested message)."""
 
     async def _catch_up(self, until: int | None = None) -> None:
         for event in await _events(self.task_id, self.last_seq, until=until):
@@ -69,6 +125,7 @@ class TimelineConsumer(AsyncJsonWebsocketConsumer):
             await self._catch_up()
 
     async def disconnect(self, code: int) -> None:
+        self.stop_access_recheck()
         if getattr(self, "tail", None) is not None:
             self.tail.cancel()
         if hasattr(self, "group"):
@@ -77,19 +134,20 @@ class TimelineConsumer(AsyncJsonWebsocketConsumer):
     async def timeline_event(self, message: dict[str, Any]) -> None:
         event = message["payload"]
         seq = event.get("seq")
+        text = message.get("text") or encode_event(event)  # encoded once, by the publisher
         if seq is None:  # unstored (llm.delta): forward as is
-            await self.send_json(event)
+            await self.send(text_data=text)
             return
         if seq <= self.last_seq:
             return
         if seq > self.last_seq + 1:  # a publish was lost or overtaken: fill the gap from the database
             await self._catch_up(until=seq)
         if seq > self.last_seq:
-            await self.send_json(event)
+            await self.send(text_data=text)
             self.last_seq = seq
 
 
-class FramesConsumer(AsyncWebsocketConsumer):
+class FramesConsumer(AccessRecheck, AsyncWebsocketConsumer):
     """`ws/tasks/<id>/frames/`: live frames as binary messages, lossy and latest-wins. Each message is an
     8-byte big-endian float64 (capture time, ms since the epoch) followed by the JPEG."""
 
@@ -103,8 +161,10 @@ class FramesConsumer(AsyncWebsocketConsumer):
         await live_view.viewer_joined(self.task_id)
         self.counted = True
         await self.accept()
+        self.start_access_recheck()
 
     async def disconnect(self, code: int) -> None:
+        self.stop_access_recheck()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if getattr(self, "counted", False):

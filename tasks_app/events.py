@@ -2,6 +2,7 @@
 task's channel-layer group."""
 
 
+import json
 import logging
 from typing import Any, NotRequired, TypedDict
 
@@ -172,6 +173,19 @@ def control_group(task_id: object) -> str:
     return f"control-{task_id}"
 
 
+def encode_event(event: TimelineEvent | dict[str, Any]) -> str:
+    """A timeline event as the text websocket clients receive: encoded once per event, at the publisher,
+    and forwarded as is by every consumer (not re-encoded once per socket)."""
+    return json.dumps(event, separators=(",", ":"))
+
+
+def _message(message_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    message = {"type": message_type, "payload": payload}
+    if message_type == "timeline.event":
+        message["text"] = encode_event(payload)
+    return message
+
+
 def publish(group: str, message_type: str, payload: dict[str, Any]) -> None:
     """Send to a channel-layer group from sync code. A layer failure is logged, never raised:
     the database already holds the event and clients catch up with ?after=."""
@@ -179,7 +193,7 @@ def publish(group: str, message_type: str, payload: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, {"type": message_type, "payload": payload})
+        async_to_sync(layer.group_send)(group, _message(message_type, payload))
     except Exception:
         logger.exception("could not publish %s to %s", message_type, group)
 
@@ -190,6 +204,6 @@ async def apublish(group: str, message_type: str, payload: dict[str, Any]) -> No
     if layer is None:
         return
     try:
-        await layer.group_send(group, {"type": message_type, "payload": payload})
+        await layer.group_send(group, _message(message_type, payload))
     except Exception:
         logger.exception("could not publish %s to %s", message_type, group)

@@ -12,8 +12,10 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from tasks_app import json_limits
 from tasks_app.errors import InvalidRequestError
 from tasks_app.models import Organization, Task
+from tasks_app.validation import allowed_models
 
 JSON_FIELDS = ("extracted_information_schema", "navigation_payload", "error_code_mapping")
 
@@ -37,7 +39,11 @@ class JSONTextField(forms.CharField):
         if not text:
             return None
         try:
-            parsed = json.loads(text)
+            parsed = json_limits.loads(text)
+        except json_limits.JSONTooDeepError as exc:
+            raise forms.ValidationError(
+                f"This JSON is nested too deeply (more than {exc.limit} levels).", code="too_deep"
+            ) from exc
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", code="invalid_json"
@@ -87,7 +93,7 @@ class TaskForm(forms.Form):
         help_text="Optional: error codes the agent may end with, mapped to when to use them.",
     )
     engine = forms.ChoiceField(label="Engine", choices=Task.Engine.choices, initial=Task.Engine.DOM)
-    model = forms.CharField(label="Model", max_length=100, required=False)
+    model = forms.ChoiceField(label="Model", required=False)
     max_steps = forms.IntegerField(label="Max steps", required=False, min_value=1)
     webhook_callback_url = forms.CharField(
         label="Webhook URL",
@@ -103,9 +109,15 @@ class TaskForm(forms.Form):
         self.fields["max_steps"].initial = min(settings.LOOKOUT_DEFAULT_MAX_STEPS, limit)
         self.fields["max_steps"].widget.attrs["max"] = limit
         self.fields["max_steps"].help_text = f"Up to {limit} in this organization."
-        self.fields["model"].widget.attrs["placeholder"] = settings.LOOKOUT_MODEL
-        self.fields["model"].help_text = (
-            f"Empty: the server's default ({settings.LOOKOUT_MODEL} for dom, {settings.LOOKOUT_CUA_MODEL} for cua)."
+        model_field = self.fields["model"]
+        assert isinstance(model_field, forms.ChoiceField)
+        choices = [("", "Server default"), *((name, name) for name in allowed_models())]
+        earlier = self.initial.get("model")  # "Run again" of a task whose model is no longer offered: show it,
+        if earlier and earlier not in allowed_models():  # and let the service say why it is refused
+            choices.append((earlier, f"{earlier} (no longer offered)"))
+        model_field.choices = choices
+        model_field.help_text = (
+            f"Server default: {settings.LOOKOUT_MODEL} for dom, {settings.LOOKOUT_CUA_MODEL} for cua."
         )
         self.fields["extracted_information_schema"].widget.attrs["data-schema"] = "1"
         for name, field in self.fields.items():

@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -22,6 +23,21 @@ class Organization(models.Model):
     max_retries_per_step = models.PositiveIntegerField(default=3)
     webhook_secret = models.CharField(max_length=100, default=_webhook_secret)
     record_runs = models.BooleanField(default=True, help_text="Record video, trace and HAR for every run.")
+    max_concurrent_runs = models.PositiveIntegerField(
+        default=4,
+        validators=[MinValueValidator(1)],
+        help_text="Runs of this organization that may execute at once; more wait in the queue, in order.",
+    )
+    # Retention, applied by the scheduled `apply_retention` job: empty keeps forever.
+    keep_events_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete timeline events of finished tasks after this many days."
+    )
+    keep_artifacts_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete screenshots, pages, prompts and downloads after this many days."
+    )
+    keep_recordings_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete videos, traces and HARs after this many days."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="organizations")
 
@@ -48,10 +64,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization} ({self.role})"
-
-    @property
-    def can_control(self) -> bool:
-        return self.role in (self.Role.ADMIN, self.Role.OPERATOR)
 
 
 class ApiKey(models.Model):
@@ -139,6 +151,9 @@ class Task(models.Model):
     last_event_seq = models.PositiveBigIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     requeue_count = models.PositiveIntegerField(default=0)
+    # Set when a worker found the organization at its concurrent-run limit and left the task queued; a
+    # run of the organization that ends dispatches the oldest such tasks again.
+    deferred_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     queued_at = models.DateTimeField(null=True, blank=True)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent_core.actions.vocabulary import ACTION_TYPES, MAX_WAIT_S, Action
 from agent_core.errors import InvalidModelOutputError
+from agent_core.llm import loads_finite
 
 _ACTION_ALIASES = {
     "type": "input_text",
@@ -115,7 +116,7 @@ def parse_agent_step(data: Any) -> AgentStep:
         if fenced:
             text = fenced.group(1)
         try:
-            data = json.loads(text)
+            data = loads_finite(text)
         except ValueError as exc:
             raise InvalidModelOutputError(f"the reply is not JSON: {exc}", raw=raw) from None
     if raw is None:

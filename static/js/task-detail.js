@@ -102,7 +102,7 @@ setInterval(() => { if (TICKING.has(status) && !document.hidden) refreshSummary(
 
 // ---- the timeline socket -----------------------------------------------------------------------
 
-const CONN_LABELS = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", closed: "" };
+const CONN_LABELS = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", closed: "", revoked: "no access" };
 const socket = new TimelineSocket(root.dataset.wsPath, {
   onEvent(event) {
     timeline.handle(event);
@@ -116,6 +116,10 @@ const socket = new TimelineSocket(root.dataset.wsPath, {
   onState(state) {
     connState.dataset.state = state;
     connState.textContent = CONN_LABELS[state] ?? state;
+    if (state === "revoked") {
+      frames.stop();
+      say("You no longer have access to this task.", "error");
+    }
   },
 });
 socket.start();

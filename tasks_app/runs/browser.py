@@ -52,11 +52,13 @@ async def get_browser() -> BrowserManager:
     return manager
 
 
-async def close_browser() -> None:
-    """Close the browser of the running loop, if it has one."""
+async def close_browser() -> bool:
+    """Close the browser of the running loop, if it has one; True if there was one."""
     manager = _browsers.pop(id(asyncio.get_running_loop()), None)
-    if manager is not None:
-        await manager.close()
+    if manager is None:
+        return False
+    await manager.close()
+    return True
 
 
 def shutdown(timeout: float = 10.0) -> None:
@@ -66,7 +68,8 @@ def shutdown(timeout: float = 10.0) -> None:
     if loop is None or loop.is_closed() or not loop.is_running():
         return
     try:
-        submit(close_browser()).result(timeout=timeout)
+        if submit(close_browser()).result(timeout=timeout):
+            logger.info("closed the worker's browser")
     except Exception:  # noqa: BLE001 - exiting anyway; the OS reaps what is left
         logger.warning("closing the worker's browser failed", exc_info=True)
     loop.call_soon_threadsafe(loop.stop)

@@ -8,6 +8,7 @@ whatever thread committed the task. Start-up also ends runs that a previous serv
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import logging
 import os
@@ -21,13 +22,16 @@ from django.conf import settings
 from tasks_app.runs.browser import get_browser
 from tasks_app.runs.execute import execute_task
 from tasks_app.selectors.tasks import queued_task_ids
-from tasks_app.services.sweeper import recover_runs_of, sweep_stale_runs
+from tasks_app.services.retention import apply_retention
+from tasks_app.services.sweeper import recover_runs_of, redispatch_deferred, sweep_stale_runs
 
 logger = logging.getLogger(__name__)
 
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
 _running: set[asyncio.Task[Any]] = set()
+# Runs wait here, in dispatch order, while LOOKOUT_MAX_CONCURRENT_RUNS are executing (loop thread only).
+_waiting: collections.deque[Any] = collections.deque()
 
 
 def worker_prefix() -> str:
@@ -58,18 +62,38 @@ async def _startup() -> None:
 
 
 async def _sweep_forever() -> None:
+    """The embedded mode's beat: lost runs, deferred runs, and (every LOOKOUT_RETENTION_SECONDS) retention."""
+    loop = asyncio.get_running_loop()
+    retention_due = loop.time()
     while True:
         await asyncio.sleep(max(5.0, settings.LOOKOUT_STALE_AFTER_SECONDS / 2))
         try:
             await database_sync_to_async(sweep_stale_runs)()
+            await database_sync_to_async(redispatch_deferred)()
+            if loop.time() >= retention_due:
+                retention_due = loop.time() + settings.LOOKOUT_RETENTION_SECONDS
+                await database_sync_to_async(apply_retention)()
         except Exception:  # noqa: BLE001
             logger.exception("sweeper failed")
 
 
 def _start(task_id: Any) -> None:
-    task = asyncio.get_running_loop().create_task(_run(task_id))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    """Queue the task behind those already waiting, then start as many as the limit allows."""
+    if task_id not in _waiting:
+        _waiting.append(task_id)
+    _pump()
+
+
+def _pump() -> None:
+    while _waiting and len(_running) < max(1, settings.LOOKOUT_MAX_CONCURRENT_RUNS):
+        task = asyncio.get_running_loop().create_task(_run(_waiting.popleft()))
+        _running.add(task)
+        task.add_done_callback(_finished)
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _running.discard(task)
+    _pump()
 
 
 async def _run(task_id: Any) -> None:

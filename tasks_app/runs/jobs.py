@@ -9,12 +9,13 @@ from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_shutdown, worker_shutdown
 
 from tasks_app.runs import browser as worker_browser
 from tasks_app.runs.execute import execute_task, worker_name
 from tasks_app.services.dispatch import dispatch_webhook
-from tasks_app.services.sweeper import sweep_stale_runs
+from tasks_app.services.retention import apply_retention
+from tasks_app.services.sweeper import redispatch_deferred, sweep_stale_runs
 from tasks_app.services.tasks import time_out_task
 from tasks_app.services.webhooks import attempt_webhook
 
@@ -49,9 +50,17 @@ def sweep_stale_runs_job() -> None:
     result = sweep_stale_runs()
     if result["failed"] or result["requeued"]:
         logger.warning("sweeper: %s", result)
+    redispatch_deferred()
 
 
-@worker_process_shutdown.connect
+@shared_task(name="tasks_app.apply_retention", ignore_result=True)
+def apply_retention_job() -> None:
+    for retained in apply_retention():
+        logger.info("retention: %s", retained)
+
+
+@worker_process_shutdown.connect  # a prefork pool's child
+@worker_shutdown.connect  # the worker's main process (where the threads and solo pools run jobs)
 def _close_worker_browser(**_: Any) -> None:
     """A worker process that is stopping closes its Chromium instead of leaving it to the OS."""
     worker_browser.shutdown()

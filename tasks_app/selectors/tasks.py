@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from tasks_app.errors import NotFoundError
 from tasks_app.models import Action, Organization, Step, Task
@@ -67,8 +68,15 @@ def task_page_list(*, organization: Organization, status: str = "", engine: str 
         engine=engine if engine in Task.Engine.values else None,
         q=q,
     )
-    # Meta.ordering is not applied to GROUP BY queries, so the order is spelled out.
-    return tasks.annotate(step_count=Count("steps")).order_by("-created_at", "-pk")
+    # The step count is a correlated subquery, not a join + GROUP BY: PostgreSQL then walks the
+    # (organization, created_at) index and counts steps for the 25 rows of the page only, and the
+    # paginator's COUNT(*) (which drops unused annotations) never touches the steps table.
+    return tasks.annotate(step_count=_step_count()).order_by("-created_at", "-pk")
+
+
+def _step_count() -> Any:
+    steps = Step.objects.filter(task=OuterRef("pk")).order_by().values("task").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(steps), 0)
 
 
 def task_statuses(*, organization: Organization, ids: list[str]) -> QuerySet[Task]:
@@ -81,7 +89,7 @@ def task_statuses(*, organization: Organization, ids: list[str]) -> QuerySet[Tas
             continue
     return (
         Task.objects.filter(organization=organization, pk__in=valid)
-        .annotate(step_count=Count("steps"))
+        .annotate(step_count=_step_count())
         .only("id", "status", "started_at", "finished_at")
     )
 
@@ -142,3 +150,26 @@ class ControlState:
 def control_state(*, task_id: Any) -> ControlState | None:
     row = Task.objects.filter(pk=task_id).values_list("status", "failure_reason", "stop_cause").first()
     return ControlState(*row) if row else None
+
+
+def count_active_runs(*, organization_id: Any) -> int:
+    return Task.objects.filter(organization_id=organization_id, status__in=Task.ACTIVE_STATUSES).count()
+
+
+def deferred_task_ids(*, organization_id: Any) -> list[Any]:
+    """The organization's deferred queued tasks that fit in its free run slots, oldest first."""
+    limit = Organization.objects.filter(pk=organization_id).values_list("max_concurrent_runs", flat=True).first() or 0
+    free = limit - count_active_runs(organization_id=organization_id)
+    if free <= 0:
+        return []
+    waiting = Task.objects.filter(organization_id=organization_id, status=Task.Status.QUEUED, deferred_at__isnull=False)
+    return list(waiting.order_by("queued_at", "created_at").values_list("pk", flat=True)[:free])
+
+
+def deferred_organizations() -> list[Any]:
+    """Organizations with deferred queued tasks (the sweeper re-dispatches them if a slot is free)."""
+    return list(
+        Task.objects.filter(status=Task.Status.QUEUED, deferred_at__isnull=False)
+        .values_list("organization_id", flat=True)
+        .distinct()
+    )

@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from tasks_app.errors import TaskStateError
 from tasks_app.models import Step, Task
+from tasks_app.selectors.tasks import deferred_organizations, deferred_task_ids
+from tasks_app.services.dispatch import dispatch_run
 from tasks_app.services.tasks import fail_task, requeue_task
 
 WORKER_LOST = "worker lost"
@@ -43,6 +45,17 @@ def sweep_stale_runs(*, stale_after_s: float | None = None) -> dict[str, list[An
         except TaskStateError:
             continue  # it finished or was ended meanwhile
     return done
+
+
+def redispatch_deferred() -> list[Any]:
+    """Safety net under `dispatch_deferred`: deferred tasks of organizations that have a free slot are
+    dispatched again (claiming is idempotent, so a duplicate does nothing)."""
+    dispatched: list[Any] = []
+    for org_id in deferred_organizations():
+        for task_id in deferred_task_ids(organization_id=org_id):
+            dispatch_run(task_id)
+            dispatched.append(task_id)
+    return dispatched
 
 
 def recover_runs_of(*, worker_prefix: str) -> list[Any]:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, cast
-from urllib.parse import urlparse
 
-import jsonschema
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -22,6 +20,7 @@ from tasks_app.egress import check_task_url
 from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
 from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
 from tasks_app.models import ApiKey, Organization, Task
+from tasks_app.selectors.tasks import count_active_runs, deferred_task_ids
 from tasks_app.services.dispatch import dispatch_run
 from tasks_app.services.events import record_event
 from tasks_app.services.webhooks import schedule_webhook
@@ -85,6 +84,22 @@ def _transition(
 
 def _final_status_reached(task_id: Any) -> None:
     schedule_webhook(task_id=task_id)
+    dispatch_deferred(task_id=task_id)
+
+
+def dispatch_deferred(*, task_id: Any) -> list[Any]:
+    """A run of the task's organization ended: dispatch its oldest deferred tasks, as many as there are
+    free slots. Dispatching twice is harmless (claiming is idempotent); returns the ids dispatched."""
+    org_id = Task.objects.filter(pk=task_id).values_list("organization_id", flat=True).first()
+    if org_id is None:
+        return []
+    with transaction.atomic():
+        # Waits for a claim that is deferring a task right now (it holds this lock), so that task is seen.
+        Organization.objects.select_for_update().filter(pk=org_id).values_list("pk", flat=True).first()
+        waiting = deferred_task_ids(organization_id=org_id)
+    for waiting_id in waiting:
+        dispatch_run(waiting_id)
+    return waiting
 
 
 # ---- creation -------------------------------------------------------------------------------
@@ -92,27 +107,18 @@ def _final_status_reached(task_id: Any) -> None:
 
 def validate_task_request(*, organization: Organization, request: dict[str, Any]) -> dict[str, Any]:
     """Check a task request and return it normalised. Raises InvalidRequestError naming the field."""
-    url = str(request.get("url") or "").strip()
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidRequestError(f"url must be an http(s) URL with a host (got {url!r})", field="url")
-    request["url"] = url
-    check_task_url(url)  # a 400 naming the rule: "url is blocked by the egress policy: ..."
+    from tasks_app.schemas import check_extraction_schema
+    from tasks_app.validation import check_http_url, check_model
+
+    request["url"] = check_http_url(str(request.get("url") or ""), field="url")
+    check_task_url(request["url"])  # a 400 naming the rule: "url is blocked by the egress policy: ..."
     if not (request.get("navigation_goal") or request.get("data_extraction_goal")):
         raise InvalidRequestError(
             "give a navigation_goal, a data_extraction_goal or both", field="navigation_goal"
         )
     schema = request.get("extracted_information_schema")
     if schema is not None:
-        if not isinstance(schema, dict):
-            raise InvalidRequestError("extracted_information_schema must be a JSON object", field="extracted_information_schema")
-        try:
-            jsonschema.validators.validator_for(schema).check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise InvalidRequestError(
-                f"extracted_information_schema is not a valid JSON Schema: {exc.message}",
-                field="extracted_information_schema",
-            ) from exc
+        check_extraction_schema(schema)  # valid, bounded, and no regex that backtracks catastrophically
     payload = request.get("navigation_payload")
     if payload is not None and len(json.dumps(payload)) > MAX_PAYLOAD_BYTES:
         raise InvalidRequestError(
@@ -141,11 +147,11 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
     request["max_steps"] = max_steps
     webhook = str(request.get("webhook_callback_url") or "").strip()
     if webhook:
-        wp = urlparse(webhook)
-        if wp.scheme not in ("http", "https") or not wp.netloc:
-            raise InvalidRequestError("webhook_callback_url must be an http(s) URL", field="webhook_callback_url")
+        webhook = check_http_url(webhook, field="webhook_callback_url")
         check_task_url(webhook, field="webhook_callback_url", purpose="fetch")
     request["webhook_callback_url"] = webhook
+    if "model" in request:
+        request["model"] = check_model(request.get("model"))
     return request
 
 
@@ -209,11 +215,22 @@ def enqueue_task(*, task: Task, dispatch: bool = True) -> Task:
 
 
 def claim_task(*, task_id: Any, worker: str) -> Task | None:
-    """queued -> running for exactly one worker. Returns None if someone else has it or it was canceled."""
+    """queued -> running for exactly one worker. Returns None if someone else has it, it was canceled, or
+    its organization already runs as many tasks as its limit allows: then the task stays queued, marked
+    deferred, and the next run of the organization to end dispatches it again (see `dispatch_deferred`).
+
+    The organization row is locked while counting, so two workers cannot both take the last slot."""
     now = timezone.now()
     with transaction.atomic():
+        org_id = Task.objects.filter(pk=task_id, status=S.QUEUED).values_list("organization_id", flat=True).first()
+        if org_id is None:
+            return None
+        limit = Organization.objects.select_for_update().filter(pk=org_id).values_list("max_concurrent_runs", flat=True).get()
+        if count_active_runs(organization_id=org_id) >= limit:
+            Task.objects.filter(pk=task_id, status=S.QUEUED, deferred_at__isnull=True).update(deferred_at=now)
+            return None
         claimed = Task.objects.filter(pk=task_id, status=S.QUEUED).update(
-            status=S.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+            status=S.RUNNING, started_at=now, heartbeat_at=now, worker=worker, deferred_at=None
         )
         if not claimed:
             return None

@@ -13,11 +13,12 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from agent_core.errors import EgressDenied, FetchError
-from agent_core.fetch import fetch_sync
+from agent_core.fetch import FetchResult, fetch_sync
 from tasks_app.egress import policy as egress_policy
 from tasks_app.models import Task, WebhookDelivery
 from tasks_app.selectors.tasks import step_count
 from tasks_app.services.dispatch import dispatch_webhook
+from tasks_app.validation import url_problem
 
 TIMESTAMP_HEADER = "x-lookout-timestamp"
 SIGNATURE_HEADER = "x-lookout-signature"
@@ -60,6 +61,38 @@ def webhook_payload(task: Task) -> dict[str, Any]:
     }
 
 
+class UndeliverableWebhookError(Exception):
+    """The webhook URL can never be sent to (not http(s), unparsable, CR/LF in it, refused by the egress
+    policy): retrying is pointless."""
+
+
+def send_webhook(*, url: str, body: bytes, headers: dict[str, str]) -> FetchResult:
+    """The one place a webhook leaves Lookout: one POST under the egress policy, checked and pinned like
+    every server-side fetch. A redirect is the receiver's answer (not followed); only the start of the
+    answer is read. Raises UndeliverableWebhookError for a URL that cannot be sent at all (a policy
+    refusal included), FetchError for a failed attempt (a name that does not resolve is one: it may later)."""
+    problem = url_problem(url)
+    if problem:
+        raise UndeliverableWebhookError(f"the webhook URL cannot be used: {problem}")
+    try:
+        return fetch_sync(
+            url,
+            egress_policy(),
+            method="POST",
+            content=body,
+            headers=headers,
+            follow_redirects=False,
+            max_bytes=64_000,
+            truncate=True,
+            timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT,
+            deadline=settings.LOOKOUT_WEBHOOK_TIMEOUT * 3,
+        )
+    except EgressDenied as exc:
+        if exc.kind == "unresolvable":
+            raise FetchError(str(exc)) from exc
+        raise UndeliverableWebhookError(str(exc)) from exc
+
+
 def schedule_webhook(*, task_id: Any) -> None:
     """Start delivery for a task that reached a final status, if it asked for a webhook."""
     url = Task.objects.filter(pk=task_id).values_list("webhook_callback_url", flat=True).first()
@@ -86,37 +119,20 @@ def attempt_webhook(*, task_id: Any, attempt: int) -> float | None:
     }
     delivery = WebhookDelivery(task=task, url=task.webhook_callback_url, attempt=attempt, payload=payload)
     started = time.perf_counter()
-    refused = False
+    undeliverable = False
     try:
-        # Checked and pinned like every server-side fetch; a redirect is the receiver's answer, not
-        # followed; only the start of the answer is read (2,000 characters of it are kept).
-        response = fetch_sync(
-            task.webhook_callback_url,
-            egress_policy(),
-            method="POST",
-            content=body,
-            headers=headers,
-            follow_redirects=False,
-            max_bytes=64_000,
-            truncate=True,
-            timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT,
-            deadline=settings.LOOKOUT_WEBHOOK_TIMEOUT * 3,
-        )
+        response = send_webhook(url=task.webhook_callback_url, body=body, headers=headers)
         delivery.status_code = response.status_code
         delivery.response_body = response.text[:2000]
         delivery.succeeded = response.ok
         if not delivery.succeeded:
             delivery.error = f"receiver answered HTTP {response.status_code}"
-    except EgressDenied as exc:
-        delivery.error = str(exc)[:2000]
-        # The same URL will be refused again: no retry (unless its name did not resolve, which may pass).
-        refused = exc.kind != "unresolvable"
+    except UndeliverableWebhookError as exc:
+        delivery.error, undeliverable = str(exc)[:2000], True
     except FetchError as exc:
         delivery.error = str(exc)[:2000]
     delivery.duration_ms = int((time.perf_counter() - started) * 1000)
     delivery.save()
-    if refused:
-        return None
-    if delivery.succeeded or attempt >= settings.LOOKOUT_WEBHOOK_MAX_ATTEMPTS:
+    if delivery.succeeded or undeliverable or attempt >= settings.LOOKOUT_WEBHOOK_MAX_ATTEMPTS:
         return None
     return backoff_seconds(attempt)

@@ -154,6 +154,15 @@ async def test_unknown_action_type_is_a_clear_step_failure(site, fake_openai, br
     assert "teleport" in [e for e in hooks.of("step_finished") if not e.success][0].error
 
 
+async def test_non_finite_number_in_the_reply_fails_one_step_and_the_run_goes_on(site, fake_openai, browser):
+    nan_reply = '{"thinking": "wait", "goal_achieved": false, "actions": [{"action_type": "wait", "seconds": NaN}]}'
+    fake_openai.script = [reply_text(nan_reply), step(act("complete"), goal_achieved=True)]
+    outcome, hooks = await run_agent(TaskSpec(url=site.url("/job/"), navigation_goal="x"), fake_openai, browser)
+    assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
+    failed = [e for e in hooks.of("step_finished") if not e.success]
+    assert len(failed) == 1 and "NaN is not a JSON number" in failed[0].error
+
+
 async def test_action_on_vanished_element(site, fake_openai, browser):
     def script(req):
         if len(fake_openai.requests) == 1:

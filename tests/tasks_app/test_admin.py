@@ -116,12 +116,13 @@ def test_org_admin_cannot_edit_limits_of_other_org_or_add_orgs(admin_client_org,
     url = reverse("admin:tasks_app_organization_change", args=[org.pk])
     data = {
         "name": org.name, "max_steps_per_run": 7, "max_retries_per_step": 2, "webhook_secret": org.webhook_secret,
-        "record_runs": "on",
+        "record_runs": "on", "max_concurrent_runs": 3,
         "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
     }
     response = admin_client_org.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Organization.objects.get(pk=org.pk).max_steps_per_run == 7
+    assert Organization.objects.get(pk=org.pk).max_concurrent_runs == 3  # the run limit is the org admin's to set
 
 
 @pytest.mark.django_db
