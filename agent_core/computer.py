@@ -163,6 +163,9 @@ async def perform_action(session: BrowserSession, action: dict[str, Any], contro
         saved = await session.wait_for_downloads(since=downloads_before)
         if saved:
             data = {"downloads": [str(path) for path in saved]}
+        stopped = session.downloads_stopped(since=downloads_before)
+        if stopped and success:
+            success, error = False, "; ".join(stopped)
     navigated = (
         session.page is not page or session.navigations != navigations_before or session.page.url != url_before
     )

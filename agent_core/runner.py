@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent_core.browser.launch import BrowserManager
 from agent_core.browser.session import BrowserSession, image_type, validate_start_url
-from agent_core.errors import AgentError, InvalidTaskError, RunTerminatedError, StepFailedError
+from agent_core.egress import check_url
+from agent_core.errors import AgentError, EgressDenied, InvalidTaskError, RunTerminatedError, StepFailedError
 from agent_core.llm import OpenAIClient
 from agent_core.masking import Masker
 from agent_core.recording import mask_recordings, secret_strings
@@ -27,6 +28,7 @@ from agent_core.types import (
     ArtifactOut,
     BrowserConfig,
     Control,
+    EgressBlocked,
     Engine,
     LLMConfig,
     RunHooks,
@@ -107,14 +109,25 @@ async def _run(
     secrets.add_cookies(browser_config.storage_state if browser_config else None)
     session: BrowserSession | None = None
     engine: engines.Engine[Any] | None = None
+
+    async def on_blocked(url: str, reason: str) -> None:
+        await hooks.egress_blocked(EgressBlocked(url=url, reason=reason))
+
     try:
-        session = await browser.new_session(config=browser_config, on_frame=hooks.frame)
+        # Refused before any browser is opened: "could not open http://10.0.0.5/: blocked by the egress
+        # policy: 10.0.0.5 is a private address".
+        await check_url(spec.url, (browser_config or browser.config).egress, purpose="browser")
+    except EgressDenied as exc:
+        await on_blocked(spec.url, str(exc))
+        return RunOutcome(status=RunStatus.FAILED, failure_reason=f"could not open {spec.url}: {exc}")
+    try:
+        session = await browser.new_session(config=browser_config, on_frame=hooks.frame, on_blocked=on_blocked)
         session.secrets = secrets
         await hooks.browser_ready(session)
         await control.checkpoint()
         try:
             await session.goto(spec.url)
-        except StepFailedError as exc:
+        except (StepFailedError, EgressDenied) as exc:  # EgressDenied: a redirect on the way was refused
             return RunOutcome(status=RunStatus.FAILED, failure_reason=f"could not open {spec.url}: {exc}")
         if spec.engine == Engine.CUA:
             from agent_core.engines.cua import CuaEngine

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from agent_core.egress import EgressPolicy
+
+DEFAULT_MAX_DOWNLOAD_BYTES = 100 * 2**20
+
 
 class Engine(StrEnum):
     DOM = "dom"
@@ -88,6 +92,11 @@ class BrowserConfig:
     # capture than PNG here and several times smaller.
     screenshot_quality: int | None = 80
     upload_dirs: tuple[str, ...] = ()  # local folders upload_file may read from (URLs are always allowed)
+    # What the browser and upload_file may reach (agent_core.egress). The default refuses loopback,
+    # private and reserved addresses as well as link-local and metadata ones; hosts open what they need.
+    egress: EgressPolicy = EgressPolicy()
+    # A download that grows past this is cancelled and reported; it never reaches the host whole.
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
     navigation_timeout_ms: int = 30_000
     action_timeout_ms: int = 5_000
     # Recording (video / trace / HAR): directories the session writes into; None turns each off.
@@ -217,6 +226,15 @@ class ActionFinished:
 
 
 @dataclass(frozen=True)
+class EgressBlocked:
+    """A request the egress policy refused: the browser's (navigation, subresource, redirect hop,
+    WebSocket) or a server-side fetch. `reason` reads "blocked by the egress policy: ..."."""
+
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Frame:
     """A live-view JPEG from the CDP screencast: lossy, never stored."""
 
@@ -258,6 +276,10 @@ class RunHooks:
     async def action_finished(self, event: ActionFinished) -> None: ...
 
     async def frame(self, event: Frame) -> None: ...
+
+    async def egress_blocked(self, event: EgressBlocked) -> None:
+        """The egress policy refused a request of this run. Called in line with the browser's request
+        handling, possibly many times (a page can ask for many refused URLs): keep it cheap."""
 
     async def browser_ready(self, session: Any) -> None:
         """The run's BrowserSession is open (hosts use it to start/stop the live-view screencast)."""

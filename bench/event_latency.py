@@ -28,6 +28,7 @@ def setup_django(var_dir: str, redis_url: str) -> None:
         LOOKOUT_VAR_DIR=var_dir,
         REDIS_URL=redis_url,
         LOOKOUT_RUNNER="inprocess",
+        LOOKOUT_ALLOWED_NETWORKS="127.0.0.0/8",  # the local test site the runs browse
         DEBUG="1",
         LOG_LEVEL="WARNING",
     )

@@ -128,6 +128,15 @@ class ProfileSavedData(TypedDict):
     created: bool
 
 
+class EgressBlockedData(TypedDict):
+    """A request the egress policy refused. After the first ones of a run, one more event with `omitted`
+    (url "") counts the rest."""
+
+    url: str
+    reason: str
+    omitted: NotRequired[int]
+
+
 EVENT_DATA: dict[str, type] = {
     "task.status": TaskStatusData,
     "step.started": StepStartedData,
@@ -141,6 +150,7 @@ EVENT_DATA: dict[str, type] = {
     "approval.resolved": ApprovalResolvedData,
     "recording.unavailable": RecordingUnavailableData,
     "profile.saved": ProfileSavedData,
+    "egress.blocked": EgressBlockedData,
 }
 """Every event type and the TypedDict its `data` follows (checked in tests against stored events)."""
 
@@ -156,6 +166,7 @@ EventData = (
     | ApprovalResolvedData
     | RecordingUnavailableData
     | ProfileSavedData
+    | EgressBlockedData
 )
 
 

@@ -41,7 +41,7 @@ from agent_core.actions.vocabulary import (
     Wait,
 )
 from agent_core.browser.session import BrowserSession, validate_start_url
-from agent_core.errors import BrowserError, InvalidTaskError
+from agent_core.errors import BrowserError, EgressDenied, InvalidTaskError
 from agent_core.keys import UnknownKeyError, key_combo
 from agent_core.scraper import Element, ScrapeResult
 from agent_core.types import ActionResult
@@ -83,6 +83,9 @@ async def execute_action(
         saved = await session.wait_for_downloads(since=downloads_before)
         if saved:
             data = {**(data or {}), "downloads": [str(path) for path in saved]}
+        stopped = session.downloads_stopped(since=downloads_before)
+        if stopped and success:  # the model reads it in its history, the operator on the timeline
+            success, error = False, "; ".join(stopped)
     navigated = (
         session.page is not page_before
         or session.navigations != navigations_before
@@ -382,6 +385,8 @@ async def _goto(session: BrowserSession, url: str) -> Any:
         raise ActionFailed(f"goto_url needs an http(s) URL, not {url!r}", settle=False) from None
     try:
         await session.goto(url)
+    except EgressDenied as exc:  # "blocked by the egress policy: 10.0.0.5 is a private address"
+        raise ActionFailed(str(exc)) from exc
     except BrowserError as exc:
         if str(exc) in ("page crashed", "page was closed"):
             raise

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from agent_core.egress import EgressPolicy
 from project.settings.env import ConfigError, env, fernet_key, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -250,6 +251,19 @@ LOOKOUT_DEFAULT_MAX_STEPS = env.int("LOOKOUT_DEFAULT_MAX_STEPS", default=10)
 LOOKOUT_HEARTBEAT_SECONDS = env.float("LOOKOUT_HEARTBEAT_SECONDS", default=5.0)
 LOOKOUT_STALE_AFTER_SECONDS = env.float("LOOKOUT_STALE_AFTER_SECONDS", default=30.0)
 LOOKOUT_REQUEUE_LOST_RUNS = env.bool("LOOKOUT_REQUEUE_LOST_RUNS", default=False)
+# ---- egress: what the browser, uploads and webhooks may reach -------------------------------
+# Link-local and cloud metadata addresses are always refused; loopback, private, shared and reserved ones
+# unless listed here (comma-separated CIDRs, addresses or host names), e.g. "127.0.0.0/8" to try Lookout
+# on local sites. Built into a policy by tasks_app.egress.policy().
+LOOKOUT_ALLOWED_NETWORKS = env.str("LOOKOUT_ALLOWED_NETWORKS", default="")
+try:
+    EgressPolicy.from_setting(LOOKOUT_ALLOWED_NETWORKS)
+except ValueError as exc:
+    raise ConfigError(f"LOOKOUT_ALLOWED_NETWORKS: {exc}") from None
+# A browser download past this many megabytes is stopped and reported.
+LOOKOUT_MAX_DOWNLOAD_MB = env.float("LOOKOUT_MAX_DOWNLOAD_MB", default=100.0)
+if not LOOKOUT_MAX_DOWNLOAD_MB > 0:
+    raise ConfigError(f"LOOKOUT_MAX_DOWNLOAD_MB must be a positive number of megabytes (got {LOOKOUT_MAX_DOWNLOAD_MB:g})")
 # Video (needs ffmpeg), Playwright trace and HAR of every run, as artifacts; each organization can opt out
 # (Organization.record_runs). Prune old ones with `manage.py prune_recordings --days N`.
 LOOKOUT_RECORD_RUNS = env.bool("LOOKOUT_RECORD_RUNS", default=True)

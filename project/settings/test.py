@@ -15,3 +15,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="lookout-test-artifacts-"))
 WHITENOISE_AUTOREFRESH = True
+# The local test sites and fakes listen on loopback. Opened here, for the tests, not in the defaults: a
+# test that checks a refusal sets LOOKOUT_ALLOWED_NETWORKS = "" itself.
+LOOKOUT_ALLOWED_NETWORKS = "127.0.0.0/8, ::1/128"

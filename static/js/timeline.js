@@ -121,6 +121,19 @@ export class Timeline {
     this.add(h("li", { class: "tl-status" }, h("span", { class: "tl-note" }, text), this.time(event)));
   }
 
+  on_egress_blocked(d, event) {
+    const reason = String(d.reason || "").replace(/^blocked by the egress policy: /, "");
+    const text = d.omitted
+      ? `…and ${d.omitted} more requests were blocked by the egress policy`
+      : `Blocked by the egress policy: ${reason}`;
+    this.add(
+      h("li", { class: "tl-status tl-egress" },
+        h("span", { class: "tl-note warn" }, text),
+        d.url && !d.omitted ? [" ", h("code", { class: "tl-url" }, shorten(d.url, 120))] : null,
+        this.time(event)),
+    );
+  }
+
   // ---- steps ------------------------------------------------------------------------------
 
   on_step_started(d, event) {

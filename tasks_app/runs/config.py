@@ -9,6 +9,7 @@ from django.conf import settings
 from agent_core.recording import find_ffmpeg
 from agent_core.types import AgentConfig, BrowserConfig, Engine, LLMConfig, TaskSpec
 from tasks_app.crypto import decrypt_json
+from tasks_app.egress import policy as egress_policy
 from tasks_app.errors import NotFoundError
 from tasks_app.models import Organization, Task
 from tasks_app.selectors.credentials import credential_specs, profile_state
@@ -79,7 +80,7 @@ def browser_config(
     storage_state: dict[str, Any] | None = None,
     save_storage_state: bool = False,
 ) -> BrowserConfig:
-    """The process-wide browser settings; with `workdir`, a run's own downloads folder inside it, and when
+    """The process-wide browser settings (egress policy and download cap included); with `workdir`, a run's own downloads folder inside it, and when
     `organization` records runs, its video (if ffmpeg is there), trace and HAR under `workdir/recordings`.
     `storage_state` is a saved login to start from; `save_storage_state` hands the state back at the end."""
     record = workdir is not None and records_runs(organization)
@@ -90,6 +91,8 @@ def browser_config(
         executable_path=settings.LOOKOUT_CHROMIUM,
         headless=settings.LOOKOUT_HEADLESS,
         upload_dirs=tuple(settings.LOOKOUT_UPLOAD_DIRS),
+        egress=egress_policy(),
+        max_download_bytes=int(settings.LOOKOUT_MAX_DOWNLOAD_MB * 2**20),
         downloads_dir=f"{workdir}/downloads" if workdir else None,
         video_dir=recordings if record and find_ffmpeg() else None,
         har_path=f"{recordings}/network.har" if record else None,

@@ -105,6 +105,10 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
         # so they are artifacts by now.
         shutil.rmtree(workdir, ignore_errors=True)
         await llm.close()
+        try:
+            await hooks.finish()
+        except Exception:  # noqa: BLE001 - a missing summary line must not keep the task from ending
+            logger.exception("could not record the end of task %s's egress refusals", task_id)
         if run_browser_config.video_dir and hooks.session is not None:
             if not await database_sync_to_async(has_artifact)(task_id=task.pk, kind=Artifact.Kind.RECORDING):
                 await _note_recording(task.pk, "video", NO_VIDEO)

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks_app.events import ArtifactCreatedData
+from tasks_app.events import ArtifactCreatedData, EgressBlockedData
 from tasks_app.models import Action, Artifact, Step, Task
 from tasks_app.services.credentials import mark_credentials_used, mark_profile_used, save_profile_state
 from tasks_app.services.events import record_event
@@ -25,6 +25,7 @@ from tasks_app.services.tasks import finish_task
 logger = logging.getLogger(__name__)
 
 RECORDING_NOTE = "recording.unavailable"
+EGRESS_BLOCKED = "egress.blocked"
 
 
 # ---- steps ----------------------------------------------------------------------------------
@@ -286,6 +287,15 @@ def save_run_profile(*, task_id: Any, state: dict[str, Any]) -> None:
             type="profile.saved",
             data={"profile": saved.profile.name, "sites": saved.profile.sites, "created": saved.created},
         )
+
+
+def record_egress_blocked(*, task_id: Any, url: str, reason: str, omitted: int = 0) -> None:
+    """A request of the run that the egress policy refused, on the timeline; with `omitted`, the one event
+    that counts the refusals left off after the first ones (the caller bounds how many it records)."""
+    data = EgressBlockedData(url=url[:2048], reason=reason[:1000])
+    if omitted:
+        data["omitted"] = omitted
+    record_event(task_id=task_id, type=EGRESS_BLOCKED, data=data)
 
 
 def end_run(

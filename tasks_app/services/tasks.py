@@ -19,6 +19,7 @@ from django.utils import timezone
 from agent_core.secrets import PAYLOAD_KEY_PATTERN
 from tasks_app.access import Actor, actor_label, ensure_can_control
 from tasks_app.crypto import decrypt_json, encrypt_json
+from tasks_app.egress import check_task_url
 from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
 from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
 from tasks_app.models import ApiKey, Organization, Task
@@ -115,6 +116,7 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
     from tasks_app.validation import check_http_url, check_model
 
     request["url"] = check_http_url(str(request.get("url") or ""), field="url")
+    check_task_url(request["url"])  # a 400 naming the rule: "url is blocked by the egress policy: ..."
     if not (request.get("navigation_goal") or request.get("data_extraction_goal")):
         raise InvalidRequestError(
             "give a navigation_goal, a data_extraction_goal or both", field="navigation_goal"
@@ -151,6 +153,7 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
     webhook = str(request.get("webhook_callback_url") or "").strip()
     if webhook:
         webhook = check_http_url(webhook, field="webhook_callback_url")
+        check_task_url(webhook, field="webhook_callback_url", purpose="fetch")
     request["webhook_callback_url"] = webhook
     if "model" in request:
         request["model"] = check_model(request.get("model"))

@@ -1,4 +1,5 @@
-"""Webhooks: a signed JSON notification of every final status, retried with capped exponential backoff."""
+"""Webhooks: a signed JSON notification of every final status, retried with capped exponential backoff, sent
+under the egress policy (a refused URL is a failed delivery that is not retried)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import json
 import time
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from agent_core.errors import EgressDenied, FetchError
+from agent_core.fetch import FetchResult, fetch_sync
+from tasks_app.egress import policy as egress_policy
 from tasks_app.models import Task, WebhookDelivery
 from tasks_app.selectors.tasks import step_count
 from tasks_app.services.dispatch import dispatch_webhook
@@ -59,19 +62,35 @@ def webhook_payload(task: Task) -> dict[str, Any]:
 
 
 class UndeliverableWebhookError(Exception):
-    """The webhook URL can never be sent to (not http(s), unparsable, CR/LF in it): retrying is pointless."""
+    """The webhook URL can never be sent to (not http(s), unparsable, CR/LF in it, refused by the egress
+    policy): retrying is pointless."""
 
 
-def send_webhook(*, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    """The one place a webhook leaves Lookout: one POST. Raises UndeliverableWebhookError for a URL that
-    cannot be sent at all, httpx.HTTPError for a failed attempt. (Egress policy checks belong here.)"""
+def send_webhook(*, url: str, body: bytes, headers: dict[str, str]) -> FetchResult:
+    """The one place a webhook leaves Lookout: one POST under the egress policy, checked and pinned like
+    every server-side fetch. A redirect is the receiver's answer (not followed); only the start of the
+    answer is read. Raises UndeliverableWebhookError for a URL that cannot be sent at all (a policy
+    refusal included), FetchError for a failed attempt (a name that does not resolve is one: it may later)."""
     problem = url_problem(url)
     if problem:
         raise UndeliverableWebhookError(f"the webhook URL cannot be used: {problem}")
     try:
-        return httpx.post(url, content=body, headers=headers, timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT)
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise UndeliverableWebhookError(f"the webhook URL cannot be used: {exc}") from exc
+        return fetch_sync(
+            url,
+            egress_policy(),
+            method="POST",
+            content=body,
+            headers=headers,
+            follow_redirects=False,
+            max_bytes=64_000,
+            truncate=True,
+            timeout=settings.LOOKOUT_WEBHOOK_TIMEOUT,
+            deadline=settings.LOOKOUT_WEBHOOK_TIMEOUT * 3,
+        )
+    except EgressDenied as exc:
+        if exc.kind == "unresolvable":
+            raise FetchError(str(exc)) from exc
+        raise UndeliverableWebhookError(str(exc)) from exc
 
 
 def schedule_webhook(*, task_id: Any) -> None:
@@ -105,13 +124,13 @@ def attempt_webhook(*, task_id: Any, attempt: int) -> float | None:
         response = send_webhook(url=task.webhook_callback_url, body=body, headers=headers)
         delivery.status_code = response.status_code
         delivery.response_body = response.text[:2000]
-        delivery.succeeded = 200 <= response.status_code < 300
+        delivery.succeeded = response.ok
         if not delivery.succeeded:
             delivery.error = f"receiver answered HTTP {response.status_code}"
     except UndeliverableWebhookError as exc:
         delivery.error, undeliverable = str(exc)[:2000], True
-    except httpx.HTTPError as exc:
-        delivery.error = f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+    except FetchError as exc:
+        delivery.error = str(exc)[:2000]
     delivery.duration_ms = int((time.perf_counter() - started) * 1000)
     delivery.save()
     if delivery.succeeded or undeliverable or attempt >= settings.LOOKOUT_WEBHOOK_MAX_ATTEMPTS:

@@ -31,6 +31,8 @@ def service_env(*, database_url: str, redis_url: str, queue: str, extra: dict[st
         LOOKOUT_RUNNER="celery",
         LOOKOUT_CELERY_QUEUE=queue,
         SECRET_KEY="integration-" + "x" * 40,
+        # The test sites the workers' browsers open are on loopback (project/settings/test.py does the same).
+        LOOKOUT_ALLOWED_NETWORKS="127.0.0.0/8, ::1/128",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra or {})

@@ -16,9 +16,13 @@ Sites: job/ (two pages + thanks, server-side validation), login/ (ada / lovelace
 vault/ (VAULT_USER / VAULT_PASSWORD, then a TOTP code checked with pyotp against VAULT_TOTP_SECRET, then the
 members page, which needs the session cookie; vault/ itself goes straight to the members page when signed in),
 widgets/ (same-origin iframe, open shadow root), delayed/, download/, table/, shifting/, tricky/ (scraper
-edge cases, plus xorigin.html with a cross-origin iframe), misc/ (animation, popup, dialog).
+edge cases, plus xorigin.html with a cross-origin iframe), misc/ (animation, popup, dialog), hostile/ (asks the
+agent to upload `{{internal_url}}` and posts the file back to /hostile/collect), download/archive.html (a link
+to the streamed archive).
 Special GET routes: /slow?seconds=N answers after N s; /echo returns the request headers as JSON;
-/download/report.csv is an attachment (REPORT_CSV). HTML files are templates: `{{name}}` becomes the
+/download/report.csv is an attachment (REPORT_CSV); /download/archive.bin?mb=N streams an N MB attachment
+(default 3) in 64 KB pieces a few milliseconds apart, and records in `site.streams` how much it sent and
+whether the client hung up first. HTML files are templates: `{{name}}` becomes the
 HTML-escaped query parameter or handler value of that name ("" when absent); `{{error_html}}` is raw HTML
 that handlers fill with an error block.
 """
@@ -105,6 +109,7 @@ class TestSite:
 
     def __init__(self) -> None:
         self.submissions: list[dict[str, Any]] = []
+        self.streams: list[dict[str, Any]] = []  # {"path", "size", "sent", "complete"} per streamed download
         self._lock = threading.Lock()
         self.vault_pending: set[str] = set()  # signed in with a password, waiting for the TOTP code
         self.vault_sessions: set[str] = set()  # fully signed in
@@ -148,6 +153,7 @@ class TestSite:
     def clear(self) -> None:
         with self._lock:
             self.submissions.clear()
+            self.streams.clear()
 
     # ---- dynamic routes ---------------------------------------------------------------------------------
     def handle_get(
@@ -324,11 +330,36 @@ def _make_handler(site: TestSite) -> type[BaseHTTPRequestHandler]:
             if not parts.path.endswith("/") and (SITES_DIR / parts.path.lstrip("/")).is_dir():
                 self._send(redirect(parts.path + "/"))  # relative links in index.html need the slash
                 return
+            if parts.path == "/download/archive.bin":
+                self._stream(int(query.get("mb", "3")) * 2**20)
+                return
             headers = {name.lower(): value for name, value in self.headers.items()}
             reply = site.handle_get(parts.path, query, self._cookies(), headers)
             self._send(reply if reply is not None else self._static(parts.path, query))
 
         do_HEAD = do_GET  # noqa: N815
+
+        def _stream(self, size: int) -> None:
+            record = {"path": "/download/archive.bin", "size": size, "sent": 0, "complete": False}
+            site.streams.append(record)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Disposition", 'attachment; filename="archive.bin"')
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            piece = b"\0" * 65536
+            try:
+                while record["sent"] < size and not site._stopping.is_set():
+                    chunk = piece[: size - record["sent"]]
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    record["sent"] += len(chunk)
+                    time.sleep(0.01)  # slow enough for a size watcher to see it grow
+                record["complete"] = record["sent"] == size
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client stopped the download
 
         def do_POST(self) -> None:  # noqa: N802 - stdlib naming
             parts = urlsplit(self.path)
