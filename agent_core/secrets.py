@@ -34,6 +34,7 @@ from agent_core.types import (
     ArtifactKind,
     ArtifactOut,
     CredentialSpec,
+    EgressBlocked,
     Frame,
     LLMDelta,
     LLMResponse,
@@ -449,6 +450,11 @@ class MaskingHooks(RunHooks):
 
     async def storage_state(self, state: dict[str, Any]) -> None:
         await self.inner.storage_state(state)
+
+    async def egress_blocked(self, event: EgressBlocked) -> None:
+        await self.inner.egress_blocked(
+            dataclasses.replace(event, url=self.secrets.mask_text(event.url), reason=self.secrets.mask_text(event.reason))
+        )
 
 
 def _is_text(data: bytes) -> bool:

@@ -256,3 +256,15 @@ class TestTypingSecrets:
         result = await execute_action(session, page, InputText(element_id=find(page, "name=username"), text="{{vault.password}}"))
         assert not result.success and "not a password field" in (result.error or "")
         assert await session.page.input_value("#username") == ""
+
+
+def test_masking_hooks_forward_every_hook():
+    """A hook added to RunHooks and not forwarded by MaskingHooks would silently do nothing in real runs."""
+    import inspect
+
+    from agent_core.secrets import MaskingHooks
+    from agent_core.types import RunHooks
+
+    hooks = {name for name, _ in inspect.getmembers(RunHooks, inspect.iscoroutinefunction) if not name.startswith("_")}
+    missing = {name for name in hooks if getattr(MaskingHooks, name) is getattr(RunHooks, name)}
+    assert missing == set()
