@@ -33,6 +33,7 @@ class TaskStatusData(TypedDict):
     status: str
     failure_reason: str
     by: NotRequired[str]
+    control: NotRequired[bool]  # the pause or resume came from taking or releasing control
     retry_step: NotRequired[bool]
     requeued: NotRequired[bool]
     reason: NotRequired[str]
@@ -119,6 +120,35 @@ class RecordingUnavailableData(TypedDict):
     reason: str
 
 
+class ControlTakenData(TypedDict):
+    by: str
+    previous: NotRequired[str]  # an organization admin took control over from this holder
+
+
+class ControlReleasedData(TypedDict):
+    by: str
+    reason: str  # "released", "idle" (no input for LOOKOUT_CONTROL_IDLE_SECONDS), "taken over"
+
+
+class ControlActionData(TypedDict):
+    """One coalesced thing the person in control did (`text`: "clicked the button \"Sign in\"", ...)."""
+
+    kind: str
+    text: str
+    by: str
+
+
+class InputRequestedData(TypedDict):
+    question: str
+
+
+class InputAnsweredData(TypedDict):
+    question: str
+    answer: str
+    by: str
+    handled: bool  # they took control and handled it themselves
+
+
 EVENT_DATA: dict[str, type] = {
     "task.status": TaskStatusData,
     "step.started": StepStartedData,
@@ -131,6 +161,11 @@ EVENT_DATA: dict[str, type] = {
     "approval.pending": ApprovalPendingData,
     "approval.resolved": ApprovalResolvedData,
     "recording.unavailable": RecordingUnavailableData,
+    "control.taken": ControlTakenData,
+    "control.released": ControlReleasedData,
+    "control.action": ControlActionData,
+    "input.requested": InputRequestedData,
+    "input.answered": InputAnsweredData,
 }
 """Every event type and the TypedDict its `data` follows (checked in tests against stored events)."""
 
@@ -145,6 +180,11 @@ EventData = (
     | ApprovalPendingData
     | ApprovalResolvedData
     | RecordingUnavailableData
+    | ControlTakenData
+    | ControlReleasedData
+    | ControlActionData
+    | InputRequestedData
+    | InputAnsweredData
 )
 
 
@@ -159,6 +199,15 @@ def frames_group(task_id: object) -> str:
 def control_group(task_id: object) -> str:
     """The group a running agent listens on, so operator requests wake it at once."""
     return f"control-{task_id}"
+
+
+class LiveControlData(TypedDict):
+    """Who holds the live view's control, sent to its viewers (`live.control` on the frames group); `ready`
+    once the agent has stopped and input is applied."""
+
+    holder_id: int | None
+    holder: str
+    ready: bool
 
 
 def publish(group: str, message_type: str, payload: dict[str, Any]) -> None:

@@ -268,6 +268,10 @@ class RemoteInput:
         self._buttons.clear()
 
     # ---- the record ----------------------------------------------------------------------------------
+    @property
+    def has_new_actions(self) -> bool:
+        return len(self.actions) > self._reported or self.session.page.url != self._last_url
+
     def take_new_actions(self) -> list[OperatorAction]:
         """Records completed since the last call (typing still going on is not complete yet)."""
         self._note_navigation()

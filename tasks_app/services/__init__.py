@@ -2,6 +2,7 @@
 pipeline's writes are in `services.runs`."""
 
 from tasks_app.services.api_keys import create_api_key, resolve_api_key, revoke_api_key
+from tasks_app.services.control import answer_question, release_control, request_input, take_control
 from tasks_app.services.events import record_event
 from tasks_app.services.organizations import bootstrap_first_run, create_organization, grant_admin_site_access
 from tasks_app.services.tasks import (
@@ -21,6 +22,7 @@ from tasks_app.services.tasks import (
 )
 
 __all__ = [
+    "answer_question",
     "approve_safety_checks",
     "bootstrap_first_run",
     "cancel_task",
@@ -34,11 +36,14 @@ __all__ = [
     "finish_task",
     "pause_task",
     "record_event",
+    "release_control",
     "request_approval",
+    "request_input",
     "resolve_api_key",
     "resume_task",
     "retry_step",
     "retry_task",
     "revoke_api_key",
+    "take_control",
     "terminate_task",
 ]
