@@ -159,7 +159,11 @@ def control_state(*, task_id: Any) -> ControlState | None:
 
 def control_holder(*, task_id: Any) -> tuple[int | None, str]:
     """(user id, label) of whoever holds control of the task's browser; (None, "") when nobody does."""
-    row = Task.objects.filter(pk=task_id).values_list("control_holder_id", "control_holder_label").first()
+    row = (
+        Task.objects.filter(pk=task_id, status__in=Task.ACTIVE_STATUSES)
+        .values_list("control_holder_id", "control_holder_label")
+        .first()
+    )
     return (row[0], row[1]) if row and row[1] else (None, "")
 
 
