@@ -190,7 +190,8 @@ class FramesConsumer(AccessRecheck, AsyncWebsocketConsumer):
         self.holder_id, holder = await _holder(self.task_id)
         self.holder_checked = time.monotonic()
         await self.accept()
-        await self._send_control(holder_id=self.holder_id, holder=holder, ready=False)
+        if holder:  # a viewer who reloads keeps the control they hold (the agent says when it is ready)
+            await self._send_control(holder_id=self.holder_id, holder=holder, ready=False)
         self.start_access_recheck()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
