@@ -52,8 +52,12 @@ def render_step_prompt(
     element_listing: str,
     history: Sequence[Mapping[str, Any]],
     now: datetime | None = None,
+    notes: Sequence[str] = (),
 ) -> tuple[str, str]:
     """(system, user) for one dom-engine step.
+
+    `notes` are what people told or did for the agent since its last prompt (an answer to its question, a
+    summary of what a person did while they had control), shown once in the current state.
 
     `history` is the window of earlier actions to show, oldest first (the caller trims it to
     `AgentConfig.history_window`); each item has step, action_type, element_id, reasoning, success, error,
@@ -74,6 +78,7 @@ def render_step_prompt(
         now=_iso_utc(now),
         history_lines=[_history_line(item) for item in history],
         element_listing=element_listing.rstrip(),
+        notes=list(notes),
     )
     return system, user
 

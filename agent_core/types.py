@@ -160,6 +160,16 @@ class SafetyCheck:
 
 
 @dataclass(frozen=True)
+class HumanReply:
+    """A person's reply to the agent's question (`ask_human`): their answer, or, when `handled` is True,
+    that they took control of the browser and did what was needed themselves (the page shows it)."""
+
+    answer: str = ""
+    by: str = ""
+    handled: bool = False
+
+
+@dataclass(frozen=True)
 class ActionResult:
     success: bool
     error: str | None = None
@@ -305,4 +315,20 @@ class Control(Protocol):
 
     async def wait_terminated(self) -> str:
         """Return the reason once the run is terminated (used to cancel an in-flight model call)."""
+        ...
+
+
+@runtime_checkable
+class HumanHelp(Protocol):
+    """Optional extension of Control for hosts where a person can help the agent: answer its questions, and
+    take the browser over while the run is paused. Engines check `isinstance(control, HumanHelp)`; without
+    it, `ask_human` has nobody to ask and the step fails with that reason."""
+
+    async def ask_human(self, question: str) -> HumanReply:
+        """Wait for a person's reply to `question`. Raises RunTerminatedError if the run ends meanwhile."""
+        ...
+
+    def take_notes(self) -> list[str]:
+        """What people told or did for the agent since the last call (e.g. a summary of what they did while
+        they had control), to put in the next prompt. Each note is returned once."""
         ...

@@ -14,6 +14,7 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/", tasks.task_detail, name="task-detail"),
     path("tasks/<uuid:task_id>/summary/", tasks.task_summary, name="task-summary"),
     path("tasks/<uuid:task_id>/control/<slug:action>/", tasks.task_control, name="task-control"),
+    path("tasks/<uuid:task_id>/answer/", tasks.task_answer, name="task-answer"),
     path("tasks/<uuid:task_id>/artifacts/", tasks.task_artifacts, name="task-artifacts"),
     path("tasks/<uuid:task_id>/artifacts/<int:artifact_id>/", tasks.artifact_detail, name="artifact-view"),
     path("credentials/", credentials.credential_list, name="credential-list"),

@@ -364,10 +364,11 @@ class TaskAdmin(OrgScopedAdmin):
     readonly_fields = [
         "id", "organization", "created_by", "status", "failure_reason", "extracted_information", "errors",
         "input_tokens", "output_tokens", "cost", "retry_of", "worker", "heartbeat_at", "created_at",
-        "queued_at", "started_at", "finished_at", "pending_safety_checks", "last_event_seq", "credentials",
-        "secret_payload_keys", "profile", "save_profile",
+        "queued_at", "started_at", "finished_at", "pending_safety_checks", "pending_question",
+        "control_holder_label", "last_event_seq", "credentials", "secret_payload_keys", "profile", "save_profile",
     ]
-    exclude = ["retry_step_requested", "requeue_count"]
+    exclude = ["retry_step_requested", "requeue_count", "control_holder", "control_taken_at", "input_reply",
+               "input_requested_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tasks are created from the dashboard, the API or run_task

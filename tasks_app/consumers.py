@@ -8,7 +8,9 @@ organization, or a session that was logged out, expired or invalidated, is disco
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,9 +18,11 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.conf import settings
 
-from tasks_app.access import task_for_user
-from tasks_app.events import encode_event, frames_group, task_group
+from tasks_app.access import can_control, task_for_user
+from tasks_app.events import control_group, encode_event, frames_group, task_group
+from tasks_app.json_limits import loads as loads_bounded
 from tasks_app.selectors.events import events_after
+from tasks_app.selectors.tasks import control_holder
 from tasks_app.services import live_view
 from tasks_app.services.events import event_payload
 
@@ -76,6 +80,21 @@ class AccessRecheck:
             if not await _still_allowed(self.scope, self.task_id):
                 await self.close(code=ACCESS_REVOKED)  # type: ignore[attr-defined]
                 return
+
+
+@database_sync_to_async
+def _may_control(user: Any, task_id: Any) -> bool:
+    task = task_for_user(user=user, task_id=task_id)
+    return task is not None and can_control(organization=task.organization, actor=user)
+
+
+@database_sync_to_async
+def _holder(task_id: Any) -> tuple[int | None, str]:
+    return control_holder(task_id=task_id)
+
+
+MAX_INPUT_CHARS = 16_384  # one input event (a paste is the largest)
+HOLDER_RECHECK_S = 1.0  # a non-holder's input re-reads who holds control at most this often
 
 
 @database_sync_to_async
@@ -149,7 +168,13 @@ class TimelineConsumer(AccessRecheck, AsyncJsonWebsocketConsumer):
 
 class FramesConsumer(AccessRecheck, AsyncWebsocketConsumer):
     """`ws/tasks/<id>/frames/`: live frames as binary messages, lossy and latest-wins. Each message is an
-    8-byte big-endian float64 (capture time, ms since the epoch) followed by the JPEG."""
+    8-byte big-endian float64 (capture time, ms since the epoch) followed by the JPEG.
+
+    Take control rides the same socket. Text messages down: `{"type": "control", "holder", "you", "ready"}`
+    whenever control changes hands or the agent parks, and `{"type": "refused", "message"}` when input was
+    not applied. Text messages up: the holder's input events (agent_core.browser.remote_input), forwarded
+    to the running agent, which applies them only while it is paused. A viewer who is not the holder is
+    refused here; the agent checks again."""
 
     async def connect(self) -> None:
         self.task_id = self.scope["url_route"]["kwargs"]["task_id"]
@@ -160,8 +185,53 @@ class FramesConsumer(AccessRecheck, AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await live_view.viewer_joined(self.task_id)
         self.counted = True
+        user = self.scope.get("user")
+        self.user_id = getattr(user, "pk", None)
+        self.may_control = await _may_control(user, self.task_id)
+        self.holder_id, holder = await _holder(self.task_id)
+        self.holder_checked = time.monotonic()
         await self.accept()
+        if holder:  # a viewer who reloads keeps the control they hold (the agent says when it is ready)
+            await self._send_control(holder_id=self.holder_id, holder=holder, ready=False)
         self.start_access_recheck()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        """An input event of the person in control: checked (size, shape, sender) and forwarded."""
+        if text_data is None or len(text_data) > MAX_INPUT_CHARS:
+            return
+        try:
+            event = loads_bounded(text_data, limit=2)
+        except ValueError:
+            return
+        if not isinstance(event, dict) or not isinstance(event.get("t"), str):
+            return
+        if not self.may_control:
+            await self._refuse("Viewers cannot control runs.")
+            return
+        if self.holder_id is None or self.holder_id != self.user_id:
+            if time.monotonic() - self.holder_checked > HOLDER_RECHECK_S:
+                self.holder_id, holder = await _holder(self.task_id)
+                self.holder_checked = time.monotonic()
+            if self.holder_id is None or self.holder_id != self.user_id:
+                await self._refuse("Someone else has control of this browser." if self.holder_id else "Take control first.")
+                return
+        payload = {"event": event, "user_id": self.user_id, "reply_to": self.channel_name}
+        await self.channel_layer.group_send(control_group(self.task_id), {"type": "control.input", "payload": payload})
+
+    async def _refuse(self, message: str) -> None:
+        await self.send(text_data=json.dumps({"type": "refused", "message": message}))
+
+    async def _send_control(self, *, holder_id: int | None, holder: str, ready: bool) -> None:
+        you = bool(holder) and holder_id is not None and holder_id == self.user_id
+        await self.send(text_data=json.dumps({"type": "control", "holder": holder, "you": you, "ready": ready}))
+
+    async def live_control(self, message: dict[str, Any]) -> None:
+        data = message["payload"]
+        self.holder_id, self.holder_checked = data.get("holder_id"), time.monotonic()
+        await self._send_control(holder_id=self.holder_id, holder=str(data.get("holder") or ""), ready=bool(data.get("ready")))
+
+    async def live_refused(self, message: dict[str, Any]) -> None:
+        await self._refuse(str(message["payload"].get("message") or "Input not applied."))
 
     async def disconnect(self, code: int) -> None:
         self.stop_access_recheck()

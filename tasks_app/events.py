@@ -34,6 +34,7 @@ class TaskStatusData(TypedDict):
     status: str
     failure_reason: str
     by: NotRequired[str]
+    control: NotRequired[bool]  # the pause or resume came from taking or releasing control
     retry_step: NotRequired[bool]
     requeued: NotRequired[bool]
     reason: NotRequired[str]
@@ -137,6 +138,35 @@ class EgressBlockedData(TypedDict):
     omitted: NotRequired[int]
 
 
+class ControlTakenData(TypedDict):
+    by: str
+    previous: NotRequired[str]  # an organization admin took control over from this holder
+
+
+class ControlReleasedData(TypedDict):
+    by: str
+    reason: str  # "released", "idle" (no input for LOOKOUT_CONTROL_IDLE_SECONDS), "taken over"
+
+
+class ControlActionData(TypedDict):
+    """One coalesced thing the person in control did (`text`: "clicked the button \"Sign in\"", ...)."""
+
+    kind: str
+    text: str
+    by: str
+
+
+class InputRequestedData(TypedDict):
+    question: str
+
+
+class InputAnsweredData(TypedDict):
+    question: str
+    answer: str
+    by: str
+    handled: bool  # they took control and handled it themselves
+
+
 EVENT_DATA: dict[str, type] = {
     "task.status": TaskStatusData,
     "step.started": StepStartedData,
@@ -151,6 +181,11 @@ EVENT_DATA: dict[str, type] = {
     "recording.unavailable": RecordingUnavailableData,
     "profile.saved": ProfileSavedData,
     "egress.blocked": EgressBlockedData,
+    "control.taken": ControlTakenData,
+    "control.released": ControlReleasedData,
+    "control.action": ControlActionData,
+    "input.requested": InputRequestedData,
+    "input.answered": InputAnsweredData,
 }
 """Every event type and the TypedDict its `data` follows (checked in tests against stored events)."""
 
@@ -167,6 +202,11 @@ EventData = (
     | RecordingUnavailableData
     | ProfileSavedData
     | EgressBlockedData
+    | ControlTakenData
+    | ControlReleasedData
+    | ControlActionData
+    | InputRequestedData
+    | InputAnsweredData
 )
 
 
@@ -194,6 +234,13 @@ def _message(message_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     if message_type == "timeline.event":
         message["text"] = encode_event(payload)
     return message
+class LiveControlData(TypedDict):
+    """Who holds the live view's control, sent to its viewers (`live.control` on the frames group); `ready`
+    once the agent has stopped and input is applied."""
+
+    holder_id: int | None
+    holder: str
+    ready: bool
 
 
 def publish(group: str, message_type: str, payload: dict[str, Any]) -> None:

@@ -163,6 +163,7 @@ class Task(models.Model):
         RUNNING = "running"
         PAUSED = "paused"
         AWAITING_APPROVAL = "awaiting_approval"
+        AWAITING_INPUT = "awaiting_input"
         COMPLETED = "completed"
         FAILED = "failed"
         TERMINATED = "terminated"
@@ -171,7 +172,7 @@ class Task(models.Model):
 
     FINAL_STATUSES = frozenset({"completed", "failed", "terminated", "canceled", "timed_out"})
     SECRET_SHOWN = "•••"  # what a secret payload value reads as, everywhere
-    ACTIVE_STATUSES = frozenset({"running", "paused", "awaiting_approval"})
+    ACTIVE_STATUSES = frozenset({"running", "paused", "awaiting_approval", "awaiting_input"})
 
     class StopCause(models.TextChoices):
         """Who stopped a run that did not end on its own: kept as data, so the wording of a
@@ -222,6 +223,17 @@ class Task(models.Model):
     # control and bookkeeping
     pending_safety_checks = models.JSONField(default=list, blank=True)
     retry_step_requested = models.BooleanField(default=False)
+    # Take control: who drives the agent's browser from the live view (the run is paused meanwhile).
+    # `control_holder_label` is non-empty exactly while someone holds control (an API key has no user).
+    control_holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    control_holder_label = models.CharField(max_length=150, blank=True)
+    control_taken_at = models.DateTimeField(null=True, blank=True)
+    # Ask a person: the agent's open question, since when, and the reply waiting for the worker to read.
+    pending_question = models.TextField(blank=True)
+    input_requested_at = models.DateTimeField(null=True, blank=True)
+    input_reply = models.JSONField(null=True, blank=True)
     last_event_seq = models.PositiveBigIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     requeue_count = models.PositiveIntegerField(default=0)

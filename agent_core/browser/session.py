@@ -595,6 +595,16 @@ class BrowserSession:
         """Stop streaming. Idempotent."""
         await self._screencast.stop()
 
+    def live_view_size(self) -> tuple[float, float]:
+        """The active page's size in CSS pixels, as the live view's frames show it (their metadata), or the
+        viewport's before any frame: a point on a frame maps to the page by these."""
+        if self._screencast.device_size is not None:
+            return self._screencast.device_size
+        size = self.page.viewport_size
+        if size:
+            return float(size["width"]), float(size["height"])
+        return float(self.config.viewport_width), float(self.config.viewport_height)
+
     # ---- the end -------------------------------------------------------------------------------------
     async def close(self) -> dict[str, Path]:
         """Close the context and return the recordings it produced: {"video", "har", "trace"} as enabled

@@ -286,6 +286,10 @@ LOOKOUT_WEBHOOK_BACKOFF_CAP = env.float("LOOKOUT_WEBHOOK_BACKOFF_CAP", default=3
 LOOKOUT_WEBHOOK_TIMEOUT = env.float("LOOKOUT_WEBHOOK_TIMEOUT", default=10.0)
 LOOKOUT_STEP_TIME_BUDGET = env.int("LOOKOUT_STEP_TIME_BUDGET", default=180)  # seconds per step for a run's time limit
 LOOKOUT_SWEEP_SECONDS = env.float("LOOKOUT_SWEEP_SECONDS", default=15.0)
+# Take control / ask a person: a held control with no input for this long is released; a question of the
+# agent unanswered for this long fails the run.
+LOOKOUT_CONTROL_IDLE_SECONDS = env.float("LOOKOUT_CONTROL_IDLE_SECONDS", default=600.0)
+LOOKOUT_INPUT_TIMEOUT = env.float("LOOKOUT_INPUT_TIMEOUT", default=1800.0)
 CELERY_TASK_DEFAULT_QUEUE = env.str("LOOKOUT_CELERY_QUEUE", default="lookout")
 LOOKOUT_SWEEP_QUEUE = env.str("LOOKOUT_SWEEP_QUEUE", default="") or CELERY_TASK_DEFAULT_QUEUE
 CELERY_TASK_ROUTES = {

@@ -98,10 +98,16 @@ export class TimelineSocket extends Reconnecting {
 }
 
 export class FramesSocket extends Reconnecting {
-  constructor(path, { onFrame, onState }) {
+  constructor(path, { onFrame, onState, onMessage = () => {} }) {
     super({ onState });
     this.path = path;
     this.onFrame = onFrame;
+    this.onMessage = onMessage;
+  }
+
+  // Up the same socket: the input events of the viewer holding control. Dropped while disconnected.
+  send(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
   url() {
@@ -113,6 +119,14 @@ export class FramesSocket extends Reconnecting {
   }
 
   receive(message) {
-    if (message.data instanceof Blob) this.onFrame(message.data);
+    if (message.data instanceof Blob) {
+      this.onFrame(message.data);
+      return;
+    }
+    try {
+      this.onMessage(JSON.parse(message.data)); // who holds control; input refused
+    } catch {
+      // not ours
+    }
   }
 }

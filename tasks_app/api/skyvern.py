@@ -37,6 +37,7 @@ RUN_STATUS: dict[str, str] = {
     S.RUNNING: "running",
     S.PAUSED: "running",
     S.AWAITING_APPROVAL: "running",
+    S.AWAITING_INPUT: "running",  # Skyvern's RunStatus has no waiting-for-a-person status
     S.COMPLETED: "completed",
     S.FAILED: "failed",
     S.TERMINATED: "terminated",

@@ -39,10 +39,10 @@ def execute_task_job(*, task_id: str) -> None:
 
 
 @shared_task(name="tasks_app.deliver_webhook", ignore_result=True)
-def deliver_webhook_job(*, task_id: str, attempt: int = 1) -> None:
-    delay = attempt_webhook(task_id=task_id, attempt=attempt)
+def deliver_webhook_job(*, task_id: str, attempt: int = 1, event: str = "task.finished") -> None:
+    delay = attempt_webhook(task_id=task_id, attempt=attempt, event=event)
     if delay is not None:
-        dispatch_webhook(task_id, attempt=attempt + 1, countdown=delay)
+        dispatch_webhook(task_id, attempt=attempt + 1, countdown=delay, event=event)
 
 
 @shared_task(name="tasks_app.sweep_stale_runs", ignore_result=True)

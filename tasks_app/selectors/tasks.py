@@ -145,11 +145,34 @@ class ControlState:
     status: str
     failure_reason: str
     stop_cause: str
+    holder_id: int | None = None  # the user holding control of the browser (None for an API key, or nobody)
+    holder: str = ""  # who holds control ("" when nobody does)
+    input_requested_at: datetime | None = None
+    has_reply: bool = False  # an answer to the agent's question waits to be read (services.control)
 
 
 def control_state(*, task_id: Any) -> ControlState | None:
-    row = Task.objects.filter(pk=task_id).values_list("status", "failure_reason", "stop_cause").first()
-    return ControlState(*row) if row else None
+    row = (
+        Task.objects.filter(pk=task_id)
+        .values_list(
+            "status", "failure_reason", "stop_cause", "control_holder_id", "control_holder_label",
+            "input_requested_at", "input_reply",
+        )
+        .first()
+    )
+    if not row:
+        return None
+    return ControlState(*row[:6], has_reply=row[6] is not None)
+
+
+def control_holder(*, task_id: Any) -> tuple[int | None, str]:
+    """(user id, label) of whoever holds control of the task's browser; (None, "") when nobody does."""
+    row = (
+        Task.objects.filter(pk=task_id, status__in=Task.ACTIVE_STATUSES)
+        .values_list("control_holder_id", "control_holder_label")
+        .first()
+    )
+    return (row[0], row[1]) if row and row[1] else (None, "")
 
 
 def count_active_runs(*, organization_id: Any) -> int:

@@ -2,6 +2,7 @@
 pipeline's writes are in `services.runs`."""
 
 from tasks_app.services.api_keys import create_api_key, resolve_api_key, revoke_api_key
+from tasks_app.services.control import answer_question, release_control, request_input, take_control
 from tasks_app.services.credentials import (
     create_credential,
     delete_credential,
@@ -27,6 +28,7 @@ from tasks_app.services.tasks import (
 )
 
 __all__ = [
+    "answer_question",
     "approve_safety_checks",
     "bootstrap_first_run",
     "cancel_task",
@@ -43,12 +45,15 @@ __all__ = [
     "finish_task",
     "pause_task",
     "record_event",
+    "release_control",
     "request_approval",
+    "request_input",
     "resolve_api_key",
     "resume_task",
     "retry_step",
     "retry_task",
     "revoke_api_key",
+    "take_control",
     "terminate_task",
     "update_credential",
 ]

@@ -35,9 +35,12 @@ S = Task.Status
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.CREATED: frozenset({S.QUEUED, S.CANCELED}),
     S.QUEUED: frozenset({S.RUNNING, S.CANCELED}),
-    S.RUNNING: frozenset({S.PAUSED, S.AWAITING_APPROVAL, S.COMPLETED, S.FAILED, S.TERMINATED, S.TIMED_OUT, S.QUEUED}),
+    S.RUNNING: frozenset(
+        {S.PAUSED, S.AWAITING_APPROVAL, S.AWAITING_INPUT, S.COMPLETED, S.FAILED, S.TERMINATED, S.TIMED_OUT, S.QUEUED}
+    ),
     S.PAUSED: frozenset({S.RUNNING, S.TERMINATED, S.FAILED, S.TIMED_OUT, S.QUEUED}),
     S.AWAITING_APPROVAL: frozenset({S.RUNNING, S.TERMINATED, S.FAILED, S.TIMED_OUT, S.QUEUED}),
+    S.AWAITING_INPUT: frozenset({S.RUNNING, S.TERMINATED, S.FAILED, S.TIMED_OUT, S.QUEUED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
     S.TERMINATED: frozenset(),
@@ -313,9 +316,16 @@ def pause_task(*, task: Task, by: Actor) -> Task:
     return _transition(task, to=S.PAUSED, verb="pause", event_data={"by": actor_label(by)})
 
 
+def _refuse_while_controlled(task: Task, verb: str) -> None:
+    holder = Task.objects.filter(pk=task.pk).values_list("control_holder_label", flat=True).first()
+    if holder:
+        raise TaskStateError(f"cannot {verb} while {holder} has control; release control instead", extra={"holder": holder})
+
+
 def resume_task(*, task: Task, by: Actor) -> Task:
-    """paused -> running, from the page as it is."""
+    """paused -> running, from the page as it is (not while a person holds control: releasing resumes)."""
     ensure_can_control(organization=task.organization, actor=by)
+    _refuse_while_controlled(task, "resume")
     return _transition(
         task, to=S.RUNNING, verb="resume", event_data={"by": actor_label(by)}, only_from=frozenset({S.PAUSED})
     )
@@ -324,6 +334,7 @@ def resume_task(*, task: Task, by: Actor) -> Task:
 def retry_step(*, task: Task, by: Actor) -> Task:
     """On a paused run: drop the current plan, resume, and ask the model again from the current page."""
     ensure_can_control(organization=task.organization, actor=by)
+    _refuse_while_controlled(task, "retry the step")
     if task.status != S.PAUSED:
         current = Task.objects.filter(pk=task.pk).values_list("status", flat=True).first()
         if current != S.PAUSED:

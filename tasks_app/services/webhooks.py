@@ -1,5 +1,6 @@
-"""Webhooks: a signed JSON notification of every final status, retried with capped exponential backoff, sent
-under the egress policy (a refused URL is a failed delivery that is not retried)."""
+"""Webhooks: a signed JSON notification of every final status (and of a run that waits for a person's
+answer), retried with capped exponential backoff, sent under the egress policy (a refused URL is a failed
+delivery that is not retried)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,14 @@ def backoff_seconds(attempt: int) -> float:
     return min(settings.LOOKOUT_WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1), settings.LOOKOUT_WEBHOOK_BACKOFF_CAP)
 
 
-def webhook_payload(task: Task) -> dict[str, Any]:
+AWAITING_INPUT_EVENT = "task.awaiting_input"
+
+
+def webhook_payload(task: Task, event: str = "task.finished") -> dict[str, Any]:
+    """The body of a webhook. `task.awaiting_input` also carries the agent's `question`."""
+    extra = {"question": task.pending_question} if event == AWAITING_INPUT_EVENT else {}
     return {
-        "event": "task.finished",
+        "event": event,
         "task_id": str(task.pk),
         "status": task.status,
         "failure_reason": task.failure_reason or None,
@@ -58,6 +64,7 @@ def webhook_payload(task: Task) -> dict[str, Any]:
         "created_at": task.created_at.isoformat(),
         "finished_at": task.finished_at.isoformat() if task.finished_at else None,
         "retry_of": str(task.retry_of_id) if task.retry_of_id else None,
+        **extra,
     }
 
 
@@ -93,22 +100,27 @@ def send_webhook(*, url: str, body: bytes, headers: dict[str, str]) -> FetchResu
         raise UndeliverableWebhookError(str(exc)) from exc
 
 
-def schedule_webhook(*, task_id: Any) -> None:
-    """Start delivery for a task that reached a final status, if it asked for a webhook."""
+def schedule_webhook(*, task_id: Any, event: str = "task.finished") -> None:
+    """Start delivery for a task that reached a final status (or now waits for a person's answer), if it
+    asked for a webhook."""
     url = Task.objects.filter(pk=task_id).values_list("webhook_callback_url", flat=True).first()
     if url:
-        dispatch_webhook(task_id, attempt=1, countdown=0)
+        dispatch_webhook(task_id, attempt=1, countdown=0, event=event)
 
 
-def attempt_webhook(*, task_id: Any, attempt: int) -> float | None:
+def attempt_webhook(*, task_id: Any, attempt: int, event: str = "task.finished") -> float | None:
     """Make one delivery attempt and record it. Returns the delay before the next attempt, or None when
-    done (delivered, given up, or nothing to deliver). Safe to call again after a success: it stops."""
+    done (delivered, given up, or nothing to deliver). Safe to call again after a success: it stops.
+    A `task.awaiting_input` notification is dropped once the task no longer waits."""
     task = Task.objects.select_related("organization").filter(pk=task_id).first()
     if task is None or not task.webhook_callback_url:
         return None
-    if WebhookDelivery.objects.filter(task=task, succeeded=True).exists():
+    if event == AWAITING_INPUT_EVENT:
+        if task.status != Task.Status.AWAITING_INPUT:
+            return None
+    elif WebhookDelivery.objects.filter(task=task, event=event, succeeded=True).exists():
         return None
-    payload = webhook_payload(task)
+    payload = webhook_payload(task, event)
     body = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -117,7 +129,7 @@ def attempt_webhook(*, task_id: Any, attempt: int) -> float | None:
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign(secret=task.organization.webhook_secret, timestamp=timestamp, body=body),
     }
-    delivery = WebhookDelivery(task=task, url=task.webhook_callback_url, attempt=attempt, payload=payload)
+    delivery = WebhookDelivery(task=task, url=task.webhook_callback_url, event=event, attempt=attempt, payload=payload)
     started = time.perf_counter()
     undeliverable = False
     try:

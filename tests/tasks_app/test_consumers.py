@@ -248,3 +248,65 @@ async def test_live_events_are_forwarded_as_encoded_once_by_the_publisher(task, 
     for comm in comms:
         assert await comm.receive_from(timeout=3) == marked
         await comm.disconnect()
+
+
+async def next_of(layer, channel, kind):
+    """The next message of type `kind` on `channel` (others, such as viewer counts, are skipped)."""
+    import asyncio
+
+    while True:
+        message = await asyncio.wait_for(layer.receive(channel), timeout=3)
+        if message["type"] == kind:
+            return message
+
+
+async def test_live_view_input_is_refused_unless_sent_by_the_holder(task, operator, viewer):
+    from channels.layers import get_channel_layer
+
+    from tasks_app.events import control_group
+
+    layer = get_channel_layer()
+    agent = await layer.new_channel()
+    await layer.group_add(control_group(task.pk), agent)
+    watcher = communicator(task, viewer, "frames/")
+    assert (await watcher.connect())[0]
+    await watcher.send_to(text_data=json.dumps({"t": "keydown", "key": "a"}))
+    assert await watcher.receive_json_from(timeout=3) == {"type": "refused", "message": "Viewers cannot control runs."}
+    comm = communicator(task, operator, "frames/")
+    assert (await comm.connect())[0]
+    await comm.send_to(text_data=json.dumps({"t": "keydown", "key": "a"}))
+    assert (await comm.receive_json_from(timeout=3))["message"] == "Take control first."
+    await comm.send_to(text_data="[" * 100_000)  # hostile: dropped, the socket stays up
+    await comm.disconnect()
+
+    await sync_to_async(services.take_control)(task=task, by=operator)
+    await next_of(layer, agent, "control.wake")
+    holder = communicator(task, operator, "frames/")
+    assert (await holder.connect())[0]  # a reload keeps control
+    assert await holder.receive_json_from(timeout=3) == {"type": "control", "holder": operator.username, "you": True, "ready": False}
+    await holder.send_to(text_data=json.dumps({"t": "down", "x": 0.5, "y": 0.5, "button": "left", "clicks": 1}))
+    forwarded = await next_of(layer, agent, "control.input")
+    assert forwarded["payload"]["event"] == {"t": "down", "x": 0.5, "y": 0.5, "button": "left", "clicks": 1}
+    assert forwarded["payload"]["user_id"] == operator.pk
+    await holder.disconnect()
+    await watcher.disconnect()
+
+
+async def test_the_agent_refuses_input_until_it_has_paused(task, operator):
+    from channels.layers import get_channel_layer
+
+    from tasks_app.runs.control import NOT_PAUSED_YET, DbControl
+    from tasks_app.runs.hooks import RecordingHooks
+
+    await sync_to_async(services.take_control)(task=task, by=operator)
+    control = DbControl(task.pk, RecordingHooks(task.pk))
+    await control.sync()
+    layer = get_channel_layer()
+    viewer = await layer.new_channel()
+    event = {"t": "keydown", "key": "a"}
+    await control._apply_one({"event": event, "user_id": operator.pk, "reply_to": viewer})
+    refused = await layer.receive(viewer)
+    assert refused == {"type": "live.refused", "payload": {"message": NOT_PAUSED_YET}}
+    control._refused_at.clear()
+    await control._apply_one({"event": event, "user_id": operator.pk + 1000, "reply_to": viewer})
+    assert (await layer.receive(viewer))["payload"]["message"] == f"{operator.username} has control of this browser."

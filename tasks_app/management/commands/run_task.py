@@ -50,6 +50,16 @@ def describe(event: TaskEvent) -> str | None:
             return f"safety checks {'approved' if d.get('approved') else 'denied'} by {d.get('by')}"
         case "profile.saved":
             return f"saved login {d.get('profile')} {'created' if d.get('created') else 'updated'}"
+        case "input.requested":
+            return f"the agent asks: {d.get('question')}"
+        case "input.answered":
+            return f"  answered by {d.get('by')}" + (" (handled it themselves)" if d.get("handled") else f": {d.get('answer')}")
+        case "control.taken":
+            return f"control taken by {d.get('by')}"
+        case "control.action":
+            return f"  {d.get('by')} {d.get('text')}"
+        case "control.released":
+            return f"control released by {d.get('by')}"
     return None
 
 
@@ -185,10 +195,29 @@ class Command(BaseCommand):
                 if event.type == "approval.pending" and event.seq not in asked:
                     asked.add(event.seq)
                     await self._decide(task_id)
+                if event.type == "input.requested" and event.seq not in asked:
+                    asked.add(event.seq)
+                    await self._answer(task_id, str(event.data.get("question") or ""))
             status = await sync_to_async(task_status)(task_id=task_id)
             if status in Task.FINAL_STATUSES and (runner is None or runner.done()) and not events:
                 return
             await asyncio.sleep(0.2)
+
+    async def _answer(self, task_id: Any, question: str) -> None:
+        """The agent asks a person: on a terminal, the answer is read here (an empty line leaves it to the
+        dashboard); otherwise the run waits for an answer there, at most LOOKOUT_INPUT_TIMEOUT."""
+        if not sys.stdin.isatty():
+            self.log("  waiting for an answer in the dashboard or through the API (POST /api/v1/tasks/<id>/answer/)")
+            return
+        answer = await asyncio.get_running_loop().run_in_executor(None, lambda: input(f"{question}\nYour answer: "))
+        if not answer.strip():
+            self.log("  no answer given here: answer in the dashboard")
+            return
+        task = await Task.objects.select_related("organization").aget(pk=task_id)
+        try:
+            await sync_to_async(services.answer_question)(task=task, by=None, answer=answer)
+        except LookoutError as exc:
+            self.log(f"  the answer was not taken: {exc.message}")
 
     async def _decide(self, task_id: Any) -> None:
         task = await Task.objects.select_related("organization").aget(pk=task_id)

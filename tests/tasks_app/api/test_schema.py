@@ -16,7 +16,8 @@ OPERATIONS = {
     ("get", "/api/v1/tasks/{task_id}/artifacts/"), ("get", "/api/v1/tasks/{task_id}/artifacts/{artifact_id}/content"),
     ("get", "/api/v1/tasks/{task_id}/events/"),
     *{("post", f"/api/v1/tasks/{{task_id}}/{action}/") for action in
-      ("pause", "resume", "terminate", "cancel", "retry", "retry-step", "approve", "deny")},
+      ("pause", "resume", "terminate", "cancel", "retry", "retry-step", "approve", "deny",
+       "take-control", "release-control", "answer")},
     ("get", "/api/v1/keys/"), ("post", "/api/v1/keys/"), ("post", "/api/v1/keys/{key_id}/revoke/"),
     ("get", "/api/v1/credentials/"), ("post", "/api/v1/credentials/"), ("get", "/api/v1/credentials/{credential_id}/"),
     ("patch", "/api/v1/credentials/{credential_id}/"), ("delete", "/api/v1/credentials/{credential_id}/"),
