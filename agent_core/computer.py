@@ -10,6 +10,7 @@ from typing import Any, Literal
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from agent_core.actions.secret_text import reveal_focused
 from agent_core.actions.targets import ActionFailed
 from agent_core.browser.session import BrowserSession
 from agent_core.browser.settle import ACTION_SETTLE_MS
@@ -165,6 +166,9 @@ async def perform_action(session: BrowserSession, action: dict[str, Any], contro
         saved = await session.wait_for_downloads(since=downloads_before)
         if saved:
             data = {"downloads": [str(path) for path in saved]}
+        stopped = session.downloads_stopped(since=downloads_before)
+        if stopped and success:
+            success, error = False, "; ".join(stopped)
     navigated = (
         session.page is not page or session.navigations != navigations_before or session.page.url != url_before
     )
@@ -224,7 +228,7 @@ async def _perform_one(session: BrowserSession, page: Page, action: dict[str, An
         finally:
             await mouse.up()
     elif kind == "type":
-        await page.keyboard.type(str(action["text"]))
+        await page.keyboard.type(await reveal_focused(session, page, str(action["text"])))
     elif kind == "keypress":
         try:
             combo = key_combo(action["keys"])

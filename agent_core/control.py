@@ -1,4 +1,5 @@
-"""The control protocol's reference implementation: pause, resume, terminate, retry-step and approvals in memory.
+"""The control protocol's reference implementation: pause, resume, terminate, retry-step, approvals and
+questions to a person (HumanHelp) in memory.
 
 Hosts drive it from wherever operator requests arrive (the Django side feeds it from the database and the
 channel layer; the CLI and tests call its methods directly). Also `cancellable`, which races a coroutine
@@ -12,7 +13,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from agent_core.errors import RetryStepRequested, RunTerminatedError
-from agent_core.types import Control, SafetyCheck
+from agent_core.types import Control, HumanReply, SafetyCheck
 
 T = TypeVar("T")
 
@@ -28,6 +29,10 @@ class LocalControl:
         self._retry_step = False
         self._decision: asyncio.Future[bool] | None = None
         self.pending_checks: list[SafetyCheck] = []
+        self.pending_question = ""
+        self._reply: asyncio.Future[HumanReply] | None = None
+        self._notes: list[str] = []
+        self._parked = 0  # how many waits (paused checkpoint, question) the agent is in right now
 
     # ---- operator side ----
     def pause(self) -> None:
@@ -47,6 +52,35 @@ class LocalControl:
         self._running.set()
         if self._decision is not None and not self._decision.done():
             self._decision.set_exception(RunTerminatedError(self._terminate_reason))
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_exception(RunTerminatedError(self._terminate_reason))
+
+    def answer(self, reply: HumanReply) -> None:
+        """Resolve the pending question, if any. Safe to call when nothing waits."""
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_result(reply)
+
+    def add_note(self, note: str) -> None:
+        """Something to tell the agent in its next prompt (see `take_notes`)."""
+        if note.strip():
+            self._notes.append(note.strip())
+
+    @property
+    def awaiting_input(self) -> bool:
+        return self._reply is not None and not self._reply.done()
+
+    @property
+    def parked(self) -> bool:
+        """True while the agent waits for people (paused at a checkpoint, or on a question): it touches
+        its page only after this turns False, so a person may drive the page meanwhile."""
+        return self._parked > 0
+
+    def parked_changed(self) -> None:
+        """Called whenever `parked` may have changed. Nothing here; hosts override it to say so."""
+
+    def _park(self, delta: int) -> None:
+        self._parked += delta
+        self.parked_changed()
 
     def decide(self, approved: bool) -> None:
         """Resolve the pending approval, if any. Safe to call when nothing waits."""
@@ -61,7 +95,11 @@ class LocalControl:
     async def checkpoint(self) -> None:
         self._raise_if_terminated()
         if not self._running.is_set():
-            await self._running.wait()
+            self._park(1)
+            try:
+                await self._running.wait()
+            finally:
+                self._park(-1)
             self._raise_if_terminated()
         if self._retry_step:
             self._retry_step = False
@@ -76,6 +114,23 @@ class LocalControl:
         finally:
             self.pending_checks = []
             self._decision = None
+
+    async def ask_human(self, question: str) -> HumanReply:
+        """Wait for `answer()`. The agent is parked meanwhile: a person may take its browser over."""
+        self._raise_if_terminated()
+        self.pending_question = question
+        self._reply = asyncio.get_running_loop().create_future()
+        self._park(1)
+        try:
+            return await self._reply
+        finally:
+            self._park(-1)
+            self.pending_question = ""
+            self._reply = None
+
+    def take_notes(self) -> list[str]:
+        notes, self._notes = self._notes, []
+        return notes
 
     async def wait_terminated(self) -> str:
         await self._terminated.wait()

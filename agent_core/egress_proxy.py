@@ -15,6 +15,10 @@ anything else that opens a connection. A refused plain-HTTP request gets a 403 p
 reason (the model reads it); a refused tunnel gets a 403 that Chromium shows as
 net::ERR_TUNNEL_CONNECTION_FAILED. Both are reported to `on_blocked(url, reason)`.
 
+A host that cannot be reached gets a 502 whose `X-Lookout-Net-Error` header names the error Chromium would
+have shown without a proxy (`ERR_CONNECTION_REFUSED`, ...); `proxy.unreachable["host:port"]` keeps it
+too, for a tunnel (where Chromium shows only net::ERR_TUNNEL_CONNECTION_FAILED).
+
 Plain HTTP is sent upstream with `Connection: close` (and the answer marked so), one request per
 connection, so the proxy never has to frame HTTP messages itself. Not covered: WebRTC's UDP (launch
 Chromium with `--force-webrtc-ip-handling-policy=disable_non_proxied_udp`), and a context that must use
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import html
 import inspect
 import ipaddress
@@ -39,6 +44,8 @@ from agent_core.errors import EgressDenied
 log = logging.getLogger(__name__)
 
 _MAX_HEAD = 64 * 1024
+NET_ERROR_HEADER = "X-Lookout-Net-Error"
+_MAX_UNREACHABLE = 256
 _HOP_BY_HOP = frozenset({"proxy-connection", "proxy-authorization", "keep-alive", "connection"})
 
 
@@ -56,6 +63,7 @@ class EgressProxy:
     ) -> None:
         self.policy = policy
         self.refusals: list[Refusal] = []
+        self.unreachable: dict[str, str] = {}  # "host:port" -> Chromium's name for the error, latest last
         self._on_blocked = on_blocked
         self._resolver = resolver
         self._connect_timeout = connect_timeout
@@ -207,7 +215,18 @@ class EgressProxy:
         try:
             return await _connect(addresses, port, self._connect_timeout)
         except (OSError, TimeoutError) as exc:
-            await _answer(writer, 502, f"could not connect to {host}:{port}: {exc or type(exc).__name__}")
+            code = net_error(exc)
+            key = f"{host}:{port}"
+            self.unreachable.pop(key, None)
+            self.unreachable[key] = code
+            if len(self.unreachable) > _MAX_UNREACHABLE:
+                self.unreachable.pop(next(iter(self.unreachable)))
+            await _answer(
+                writer,
+                502,
+                f"could not connect to {host}:{port}: {exc or type(exc).__name__}",
+                headers={NET_ERROR_HEADER: code},
+            )
             return None
 
     async def _report(self, url: str, denial: EgressDenied, kind: str) -> None:
@@ -252,12 +271,26 @@ async def _connect(
     raise error if error is not None else OSError("no address to connect to")
 
 
-async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:
+def net_error(exc: BaseException) -> str:
+    """Chromium's name for a failed connection (without the net:: prefix)."""
+    if isinstance(exc, TimeoutError):
+        return "ERR_CONNECTION_TIMED_OUT"
+    if isinstance(exc, ConnectionRefusedError):
+        return "ERR_CONNECTION_REFUSED"
+    if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "ERR_ADDRESS_UNREACHABLE"
+    return "ERR_CONNECTION_FAILED"
+
+
+async def _answer(
+    writer: asyncio.StreamWriter, status: int, message: str, *, headers: dict[str, str] | None = None
+) -> None:
     reasons = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}
     body = f"<!doctype html><title>{status}</title><h1>{html.escape(message)}</h1>\n".encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     writer.write(
         f"HTTP/1.1 {status} {reasons.get(status, 'Error')}\r\n"
-        f"Content-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+        f"Content-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n{extra}"
         "Cache-Control: no-store\r\nConnection: close\r\n\r\n".encode()
         + body
     )

@@ -9,15 +9,23 @@ import jsonschema
 from agent_core.errors import InvalidModelOutputError
 from agent_core.llm import LLMReply, OpenAIClient
 from agent_core.prompts import render_extraction_prompt
+from agent_core.schema_guard import avalidate_instance
 from agent_core.types import TaskSpec
 
 
-def validate_extraction(data: Any, schema: dict[str, Any] | None) -> None:
-    """Raise InvalidModelOutputError naming the first mismatch when `data` does not fit `schema`."""
+async def validate_extraction(data: Any, schema: dict[str, Any] | None) -> None:
+    """Raise InvalidModelOutputError naming the first mismatch when `data` does not fit `schema`.
+
+    Runs off the event loop with a time limit (other runs share the loop), every pattern matched through
+    `regex` with a timeout: a schema that cannot be decided in time fails the step, it never stalls."""
     if schema is None:
         return
     try:
-        jsonschema.validate(data, schema)
+        await avalidate_instance(data, schema)
+    except TimeoutError as exc:  # SchemaTimeoutError, or the thread overran its deadline
+        raise InvalidModelOutputError(
+            f"the extracted data could not be checked against the schema in time: {exc}", raw=str(data)[:2000]
+        ) from exc
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
         raise InvalidModelOutputError(
@@ -46,5 +54,5 @@ async def extract(
         schema=spec.extracted_information_schema,
         model=model,
     )
-    validate_extraction(reply.parsed, spec.extracted_information_schema)
+    await validate_extraction(reply.parsed, spec.extracted_information_schema)
     return reply

@@ -19,6 +19,7 @@ from agent_core.types import TaskSpec
 
 __all__ = [
     "PAGE_TEXT_LIMIT",
+    "credential_lines",
     "render_cua_goal",
     "render_extraction_prompt",
     "render_step_prompt",
@@ -52,13 +53,17 @@ def render_step_prompt(
     history: Sequence[Mapping[str, Any]],
     notes: Sequence[str] = (),
     now: datetime | None = None,
+    warnings: Sequence[str] = (),
 ) -> tuple[str, str]:
     """(system, user) for one dom-engine step.
+
+    `notes` are what people told or did for the agent since its last prompt (an answer to its question, a
+    summary of what a person did while they had control), shown once in the current state.
 
     `history` is the window of earlier actions to show, oldest first (the caller trims it to
     `AgentConfig.history_window`); each item has step, action_type, element_id, reasoning, success, error,
     may have `changes` (the one-line summary of what the action changed on the page) and may carry the
-    action's parameters (text, url, ...), which are shown too. `notes`: warnings the model must read now
+    action's parameters (text, url, ...), which are shown too. `warnings`: what the model must read now
     (an action it keeps repeating).
     """
     system = render_template("step_system.j2")
@@ -67,6 +72,8 @@ def render_step_prompt(
         navigation_goal=spec.navigation_goal.strip()
         or "(none given: follow the page toward the task's purpose)",
         navigation_payload=_payload_text(spec.navigation_payload),
+        secret_payload_keys=list(spec.secret_payload_keys),
+        credentials=credential_lines(spec),
         data_extraction_goal=spec.data_extraction_goal.strip(),
         error_codes=sorted(spec.error_code_mapping.items()),
         start_url=spec.url,
@@ -75,6 +82,7 @@ def render_step_prompt(
         history_lines=[_history_line(item) for item in history],
         notes=list(notes),
         element_listing=element_listing.rstrip(),
+        warnings=list(warnings),
     )
     return system, user
 
@@ -89,6 +97,8 @@ def render_cua_goal(*, spec: TaskSpec, current_url: str) -> str:
         navigation_goal=spec.navigation_goal.strip()
         or "(no navigation needed: answer from what the page shows)",
         navigation_payload=_payload_text(spec.navigation_payload),
+        secret_payload_keys=list(spec.secret_payload_keys),
+        credentials=credential_lines(spec),
         data_extraction_goal=spec.data_extraction_goal.strip(),
         schema=json.dumps(schema, ensure_ascii=False) if schema is not None else None,
     ).rstrip("\n")
@@ -122,6 +132,19 @@ def render_extraction_prompt(
         total_chars=len(text),
     )
     return system, user
+
+
+def credential_lines(spec: TaskSpec) -> list[str]:
+    """One line per credential of the task: its placeholders and the sites they may be typed on. The
+    spec's credential fields hold placeholders here (agent_core.secrets.Secrets.public_spec), never values."""
+    lines = []
+    for cred in spec.credentials:
+        names = [value for value in (cred.username, cred.password, cred.totp_secret) if value]
+        if not names:
+            continue
+        where = ", ".join(cred.sites) if cred.sites else "no site"
+        lines.append(f"- {cred.name}: {', '.join(names)} (only on {where})")
+    return lines
 
 
 def _payload_text(payload: Any) -> str | None:

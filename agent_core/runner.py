@@ -8,22 +8,27 @@ hooks however the run ended.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_core.browser.launch import BrowserManager
 from agent_core.browser.session import BrowserSession, image_type, validate_start_url
-from agent_core.errors import AgentError, InvalidTaskError, RunTerminatedError, StepFailedError
+from agent_core.egress import check_url
+from agent_core.errors import AgentError, EgressDenied, InvalidTaskError, RunTerminatedError, StepFailedError
 from agent_core.llm import OpenAIClient
+from agent_core.masking import Masker
 from agent_core.recording import mask_recordings, secret_strings
+from agent_core.secrets import MaskingHooks, Secrets
 from agent_core.types import (
     AgentConfig,
     ArtifactKind,
     ArtifactOut,
     BrowserConfig,
     Control,
+    EgressBlocked,
     Engine,
     LLMConfig,
     RunHooks,
@@ -68,31 +73,78 @@ async def run_agent(
     config = config or AgentConfig()
     try:
         validate_spec(spec)
+        secrets = Secrets.from_spec(spec)
     except InvalidTaskError as exc:
         return RunOutcome(status=RunStatus.FAILED, failure_reason=str(exc))
+    except ValueError as exc:  # a credential's TOTP secret that is not one
+        return RunOutcome(status=RunStatus.FAILED, failure_reason=f"a credential cannot be used: {exc}")
+    outcome = await _run(spec, secrets, browser, llm, llm_config, MaskingHooks(hooks, secrets), control, config, browser_config)
+    return _masked_outcome(outcome, secrets)
+
+
+def _masked_outcome(outcome: RunOutcome, secrets: Secrets) -> RunOutcome:
+    if secrets.masker() is None:
+        return outcome
+    return dataclasses.replace(
+        outcome,
+        failure_reason=secrets.mask_text(outcome.failure_reason) if outcome.failure_reason else outcome.failure_reason,
+        extracted_information=secrets.mask_json(outcome.extracted_information),
+        errors=secrets.mask_json(outcome.errors),
+    )
+
+
+async def _run(
+    spec: TaskSpec,
+    secrets: Secrets,
+    browser: BrowserManager,
+    llm: OpenAIClient,
+    llm_config: LLMConfig,
+    hooks: RunHooks,
+    control: Control,
+    config: AgentConfig,
+    browser_config: BrowserConfig | None,
+) -> RunOutcome:
+    """run_agent's body, with `hooks` already masking and `secrets` built from the spec."""
+    public = Secrets.public_spec(spec)  # what the engines (and so the model) get: placeholders only
+    secrets.add_cookies(browser_config.storage_state if browser_config else None)
     session: BrowserSession | None = None
     engine: engines.Engine[Any] | None = None
+
+    async def on_blocked(url: str, reason: str) -> None:
+        await hooks.egress_blocked(EgressBlocked(url=url, reason=reason))
+
     try:
-        session = await browser.new_session(config=browser_config, on_frame=hooks.frame)
+        # Refused before any browser is opened: "could not open http://10.0.0.5/: blocked by the egress
+        # policy: 10.0.0.5 is a private address".
+        await check_url(spec.url, (browser_config or browser.config).egress, purpose="browser")
+    except EgressDenied as exc:
+        await on_blocked(spec.url, str(exc))
+        return RunOutcome(status=RunStatus.FAILED, failure_reason=f"could not open {spec.url}: {exc}")
+    try:
+        session = await browser.new_session(config=browser_config, on_frame=hooks.frame, on_blocked=on_blocked)
+        session.secrets = secrets
         await hooks.browser_ready(session)
         await control.checkpoint()
         try:
             await session.goto(spec.url)
-        except StepFailedError as exc:
+        except (StepFailedError, EgressDenied) as exc:  # EgressDenied: a redirect on the way was refused
             return RunOutcome(status=RunStatus.FAILED, failure_reason=f"could not open {spec.url}: {exc}")
         if spec.engine == Engine.CUA:
             from agent_core.engines.cua import CuaEngine
 
             engine = CuaEngine(
-                spec=spec, session=session, llm=llm, llm_config=llm_config, hooks=hooks, control=control, config=config
+                spec=public, session=session, llm=llm, llm_config=llm_config, hooks=hooks, control=control, config=config
             )
         else:
             from agent_core.engines.dom import DomEngine
 
             engine = DomEngine(
-                spec=spec, session=session, llm=llm, llm_config=llm_config, hooks=hooks, control=control, config=config
+                spec=public, session=session, llm=llm, llm_config=llm_config, hooks=hooks, control=control, config=config
             )
-        return await engine.run()
+        outcome = await engine.run()
+        if outcome.status == RunStatus.COMPLETED and browser_config is not None and browser_config.save_storage_state:
+            await _save_storage_state(session, hooks, secrets)
+        return outcome
     except RunTerminatedError as exc:
         usage = engine.usage if engine is not None else RunOutcome(status=RunStatus.TERMINATED).usage
         return RunOutcome(status=RunStatus.TERMINATED, failure_reason=exc.reason, usage=usage)
@@ -102,7 +154,21 @@ async def run_agent(
         if session is not None:
             # Runs to the end even when the run is being cancelled (a worker shutting down): the recordings
             # are stored before run_agent returns or re-raises, so the host may delete their folder after.
-            await _despite_cancellation(_close_session(session, hooks, secrets=secret_strings(spec.navigation_payload)))
+            # Every payload string is masked out of the recordings, secret or not (see README: Recordings).
+            masker = secrets.masker(*secret_strings(spec.navigation_payload))
+            await _despite_cancellation(_close_session(session, hooks, masker=masker))
+
+
+async def _save_storage_state(session: BrowserSession, hooks: RunHooks, secrets: Secrets) -> None:
+    """Hand the context's cookies and local storage to the host (a saved login), and mask its session
+    tokens out of the recordings. A failure is logged; the run keeps its outcome."""
+    try:
+        state = await session.context.storage_state()
+    except Exception:  # noqa: BLE001 - the run did its work; only the saved login is lost
+        logger.exception("could not read the browser's storage state to save it")
+        return
+    secrets.add_cookies(dict(state))
+    await hooks.storage_state(dict(state))
 
 
 async def _despite_cancellation(work: Awaitable[None]) -> None:
@@ -122,7 +188,7 @@ async def _despite_cancellation(work: Awaitable[None]) -> None:
     task.result()
 
 
-async def _close_session(session: BrowserSession, hooks: RunHooks, *, secrets: Sequence[str] = ()) -> None:
+async def _close_session(session: BrowserSession, hooks: RunHooks, *, masker: Masker | None = None) -> None:
     """Final screenshot, then recordings (the task's secrets masked out of HAR and trace first).
     Each failure is logged and the rest still happen."""
     try:
@@ -142,10 +208,10 @@ async def _close_session(session: BrowserSession, hooks: RunHooks, *, secrets: S
     except Exception:  # noqa: BLE001
         logger.exception("closing the browser session failed")
         return
-    if recordings and secrets:
+    if recordings and masker is not None:
         # Off the event loop: a long run's trace takes a while to rewrite, and other runs share the loop.
         try:
-            recordings = await asyncio.to_thread(mask_recordings, recordings, secrets)
+            recordings = await asyncio.to_thread(mask_recordings, recordings, masker)
         except Exception:  # noqa: BLE001 - keep what holds no page text rather than lose everything
             logger.exception("masking the recordings failed; keeping only the video")
             recordings = {name: path for name, path in recordings.items() if name.startswith("video")}

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from agent_core.egress import EgressPolicy
+
+DEFAULT_MAX_DOWNLOAD_BYTES = 100 * 2**20
+
 
 class Engine(StrEnum):
     DOM = "dom"
@@ -42,18 +46,36 @@ class RunStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class CredentialSpec:
+    """A login the agent may type without ever seeing it. The model is shown placeholders
+    (`{{name.username}}`, `{{name.password}}`, `{{name.totp}}` when there is a TOTP secret) and the executor
+    types the real values, only on pages of `sites` (see agent_core.secrets). Values stay out of repr()."""
+
+    name: str
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    totp_secret: str = field(default="", repr=False)  # base32, or an otpauth:// URI; "" for none
+    sites: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TaskSpec:
-    """What to do. Validated by `agent_core.runner.validate_spec` before a run starts."""
+    """What to do. Validated by `agent_core.runner.validate_spec` before a run starts.
+
+    `credentials` and the `navigation_payload` keys named in `secret_payload_keys` are secrets: the run
+    shows the model placeholders for them and masks their values out of everything it reports."""
 
     url: str
     navigation_goal: str = ""
     data_extraction_goal: str = ""
-    navigation_payload: Any = None
+    navigation_payload: Any = field(default=None, repr=False)
     extracted_information_schema: dict[str, Any] | None = None
     error_code_mapping: dict[str, str] = field(default_factory=dict)
     engine: Engine = Engine.DOM
     max_steps: int = 10
     title: str = ""
+    credentials: tuple[CredentialSpec, ...] = ()
+    secret_payload_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,12 +92,21 @@ class BrowserConfig:
     # capture than PNG here and several times smaller.
     screenshot_quality: int | None = 80
     upload_dirs: tuple[str, ...] = ()  # local folders upload_file may read from (URLs are always allowed)
+    # What the browser and upload_file may reach (agent_core.egress). The default refuses loopback,
+    # private and reserved addresses as well as link-local and metadata ones; hosts open what they need.
+    egress: EgressPolicy = EgressPolicy()
+    # A download that grows past this is cancelled and reported; it never reaches the host whole.
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
     navigation_timeout_ms: int = 30_000
     action_timeout_ms: int = 5_000
     # Recording (video / trace / HAR): directories the session writes into; None turns each off.
     video_dir: str | None = None
     har_path: str | None = None
     trace: bool = False
+    # A saved login: Playwright's storage_state (cookies and local storage) loaded into the fresh context.
+    storage_state: dict[str, Any] | None = field(default=None, repr=False)
+    # Hand the context's storage_state to RunHooks.storage_state when the run completes.
+    save_storage_state: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +161,16 @@ class SafetyCheck:
     id: str
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class HumanReply:
+    """A person's reply to the agent's question (`ask_human`): their answer, or, when `handled` is True,
+    that they took control of the browser and did what was needed themselves (the page shows it)."""
+
+    answer: str = ""
+    by: str = ""
+    handled: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,6 +244,15 @@ class ActionFinished:
 
 
 @dataclass(frozen=True)
+class EgressBlocked:
+    """A request the egress policy refused: the browser's (navigation, subresource, redirect hop,
+    WebSocket) or a server-side fetch. `reason` reads "blocked by the egress policy: ..."."""
+
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Frame:
     """A live-view JPEG from the CDP screencast: lossy, never stored."""
 
@@ -245,8 +295,16 @@ class RunHooks:
 
     async def frame(self, event: Frame) -> None: ...
 
+    async def egress_blocked(self, event: EgressBlocked) -> None:
+        """The egress policy refused a request of this run. Called in line with the browser's request
+        handling, possibly many times (a page can ask for many refused URLs): keep it cheap."""
+
     async def browser_ready(self, session: Any) -> None:
         """The run's BrowserSession is open (hosts use it to start/stop the live-view screencast)."""
+
+    async def storage_state(self, state: dict[str, Any]) -> None:
+        """The context's cookies and local storage at the end of a completed run whose BrowserConfig has
+        `save_storage_state`. A saved login: keep it encrypted. Not masked (it is the login itself)."""
 
 
 @runtime_checkable
@@ -265,4 +323,20 @@ class Control(Protocol):
 
     async def wait_terminated(self) -> str:
         """Return the reason once the run is terminated (used to cancel an in-flight model call)."""
+        ...
+
+
+@runtime_checkable
+class HumanHelp(Protocol):
+    """Optional extension of Control for hosts where a person can help the agent: answer its questions, and
+    take the browser over while the run is paused. Engines check `isinstance(control, HumanHelp)`; without
+    it, `ask_human` has nobody to ask and the step fails with that reason."""
+
+    async def ask_human(self, question: str) -> HumanReply:
+        """Wait for a person's reply to `question`. Raises RunTerminatedError if the run ends meanwhile."""
+        ...
+
+    def take_notes(self) -> list[str]:
+        """What people told or did for the agent since the last call (e.g. a summary of what they did while
+        they had control), to put in the next prompt. Each note is returned once."""
         ...

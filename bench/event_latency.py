@@ -28,6 +28,7 @@ def setup_django(var_dir: str, redis_url: str) -> None:
         LOOKOUT_VAR_DIR=var_dir,
         REDIS_URL=redis_url,
         LOOKOUT_RUNNER="inprocess",
+        LOOKOUT_ALLOWED_NETWORKS="127.0.0.0/8",  # the local test site the runs browse
         DEBUG="1",
         LOG_LEVEL="WARNING",
     )
@@ -48,9 +49,8 @@ def percentile(values: list[float], q: float) -> float:
 async def latency_round(port: int, task, cookie: str, clients: int, events: int, interval: float) -> list[float]:
     import websockets
     from channels.db import database_sync_to_async
-    from channels.layers import get_channel_layer
 
-    from tasks_app.events import task_group
+    from tasks_app.events import apublish, task_group
     from tasks_app.models import Task, TaskEvent
 
     last = await Task.objects.filter(pk=task.pk).values_list("last_event_seq", flat=True).aget()
@@ -73,7 +73,6 @@ async def latency_round(port: int, task, cookie: str, clients: int, events: int,
                 recovered.append(event["seq"])
 
     readers = [asyncio.create_task(read(ws)) for ws in sockets]
-    layer = get_channel_layer()
 
     @database_sync_to_async
     def store(seq: int) -> None:
@@ -84,8 +83,8 @@ async def latency_round(port: int, task, cookie: str, clients: int, events: int,
         seq = last + i
         await store(seq)  # stored first, as every real event is; the clock starts at the publish
         t0 = time.time()
-        await layer.group_send(task_group(task.pk), {"type": "timeline.event", "payload": {
-            "seq": seq, "type": "bench", "ts": "", "data": {"t0": t0}}})
+        # as every real event is published: encoded once here, forwarded as is by each socket's consumer
+        await apublish(task_group(task.pk), "timeline.event", {"seq": seq, "type": "bench", "ts": "", "data": {"t0": t0}})
         await asyncio.sleep(interval)
     await asyncio.wait_for(asyncio.gather(*readers), timeout=60)
     for ws in sockets:
@@ -161,7 +160,8 @@ async def amain(args: argparse.Namespace, var_dir: str, redis_url: str) -> None:
     user, org, task, cookie = await sync_to_async(seed)()
     port = free_port()
     env = service_env(database_url=f"sqlite:///{var_dir}/lookout.sqlite3", redis_url=redis_url, queue="bench",
-                      extra={"LOOKOUT_VAR_DIR": var_dir, "SECRET_KEY": settings.SECRET_KEY, "LOOKOUT_RUNNER": "inprocess",
+                      extra={"LOOKOUT_VAR_DIR": var_dir, "SECRET_KEY": settings.SECRET_KEY,
+                             "LOOKOUT_ENCRYPTION_KEY": settings.LOOKOUT_ENCRYPTION_KEY, "LOOKOUT_RUNNER": "inprocess",
                              "LOG_LEVEL": "WARNING"})
     server = daphne(env, Path(var_dir), port)
     try:

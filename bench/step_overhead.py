@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent_core.browser import BrowserManager  # noqa: E402
 from agent_core.control import LocalControl  # noqa: E402
+from agent_core.egress import EgressPolicy  # noqa: E402
 from agent_core.engines.dom import DomEngine  # noqa: E402
 from agent_core.llm import OpenAIClient  # noqa: E402
 from agent_core.types import ActionFinished, AgentConfig, BrowserConfig, LLMConfig, RunHooks, TaskSpec  # noqa: E402
@@ -126,7 +127,8 @@ async def main() -> None:
     site = TestSite().start()
     fake = FakeOpenAIServer().start()
     url = site.url(PAGE)
-    manager = BrowserManager(BrowserConfig())
+    # The local test site is on loopback, which the default egress policy refuses.
+    manager = BrowserManager(BrowserConfig(egress=EgressPolicy.from_setting("127.0.0.0/8")))
     await manager.start()
     try:
         await engine_run(manager, fake, url, 3)  # warm-up

@@ -1,4 +1,4 @@
-"""ASGI entry point: Django for HTTP, Channels for websockets (session auth, same-origin check).
+"""ASGI entry point: Django for HTTP, Channels for websockets (session auth, same-origin check: project.origin).
 
 The wrapper records the server's event loop for the in-process runner (see tasks_app.runs.inprocess).
 """
@@ -14,15 +14,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from project.origin import SameOriginValidator  # noqa: E402
 from tasks_app.routing import websocket_urlpatterns  # noqa: E402
 from tasks_app.runs import inprocess  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
+        # the origin check compares scheme, host and port (project.origin)
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
     }
 )
 

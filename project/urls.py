@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from tasks_app.views import artifacts, base, recordings, tasks
+from tasks_app.views import artifacts, base, credentials, recordings, tasks
 
 urlpatterns = [
     path("", tasks.task_list, name="home"),
@@ -14,8 +14,14 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/", tasks.task_detail, name="task-detail"),
     path("tasks/<uuid:task_id>/summary/", tasks.task_summary, name="task-summary"),
     path("tasks/<uuid:task_id>/control/<slug:action>/", tasks.task_control, name="task-control"),
+    path("tasks/<uuid:task_id>/answer/", tasks.task_answer, name="task-answer"),
     path("tasks/<uuid:task_id>/artifacts/", tasks.task_artifacts, name="task-artifacts"),
     path("tasks/<uuid:task_id>/artifacts/<int:artifact_id>/", tasks.artifact_detail, name="artifact-view"),
+    path("credentials/", credentials.credential_list, name="credential-list"),
+    path("credentials/new/", credentials.credential_edit, name="credential-new"),
+    path("credentials/<int:credential_id>/", credentials.credential_edit, name="credential-edit"),
+    path("credentials/<int:credential_id>/delete/", credentials.credential_delete, name="credential-delete"),
+    path("profiles/<int:profile_id>/delete/", credentials.profile_delete, name="profile-delete"),
     path("org/switch/", base.switch_organization, name="switch-org"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -17,11 +18,13 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from tasks_app import services
-from tasks_app.errors import LookoutError
+from tasks_app.errors import InvalidRequestError, LookoutError
 from tasks_app.models import (
     Action,
     ApiKey,
     Artifact,
+    BrowserProfile,
+    Credential,
     Membership,
     Organization,
     Step,
@@ -29,6 +32,7 @@ from tasks_app.models import (
     TaskEvent,
     WebhookDelivery,
 )
+from tasks_app.services import credentials as credential_services
 
 User = get_user_model()
 if TYPE_CHECKING:
@@ -197,6 +201,146 @@ class ApiKeyAdmin(OrgScopedAdmin):
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
 
+class CredentialAdminForm(forms.ModelForm):
+    """Secrets are write-only here too: the fields start empty, and an empty field keeps the stored value."""
+
+    SECRET_HELP = "Stored encrypted and never shown. Leave empty to keep the current value."
+
+    username = forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False), help_text=SECRET_HELP)
+    password = forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False), help_text=SECRET_HELP)
+    totp_secret = forms.CharField(
+        label="TOTP secret", required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Base32 or an otpauth://totp/ URI. " + SECRET_HELP,
+    )
+    clear_totp = forms.BooleanField(label="Remove the TOTP secret", required=False)
+    sites_text = forms.CharField(
+        label="Sites", help_text="Hosts it may be typed on, separated by commas or spaces: acme.com (with its "
+        "subdomains), https://acme.com or acme.com:8443 to fix the scheme or port.",
+    )
+
+    class Meta:
+        model = Credential
+        fields = ["organization", "name", "notes"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["sites_text"].initial = ", ".join(self.instance.sites or [])
+            for name, is_set in (("username", self.instance.has_username), ("password", self.instance.has_password),
+                                 ("totp_secret", self.instance.has_totp)):
+                self.fields[name].help_text = ("Set. " if is_set else "Not set. ") + self.SECRET_HELP
+
+    def clean(self) -> dict[str, Any]:
+        """The services' own checks, shown next to their fields before anything is saved."""
+        data = super().clean() or {}
+        checks = {
+            "name": lambda: credential_services.validate_name(data.get("name")),
+            "sites_text": lambda: credential_services.normalise_sites(data.get("sites_text") or ""),
+            "totp_secret": lambda: credential_services.check_totp(data.get("totp_secret") or ""),
+        }
+        for field, check in checks.items():
+            try:
+                check()
+            except InvalidRequestError as exc:
+                self.add_error(field, exc.message)
+        if not self.instance.pk and not any(data.get(f) for f in ("username", "password", "totp_secret")):
+            self.add_error("password", "Give a username, a password or a TOTP secret.")
+        return data
+
+
+@admin.register(Credential)
+class CredentialAdmin(OrgScopedAdmin):
+    """Organization admins manage their credentials; the secrets go through the services, encrypted."""
+
+    form = CredentialAdminForm
+    list_display = ["name", "organization", "username_set", "password_set", "totp_set", "site_list", "last_used_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "notes"]
+    readonly_fields = ["created_by", "created_at", "updated_at", "last_used_at"]
+
+    @admin.display(boolean=True, description="username")
+    def username_set(self, obj: Credential) -> bool:
+        return obj.has_username
+
+    @admin.display(boolean=True, description="password")
+    def password_set(self, obj: Credential) -> bool:
+        return obj.has_password
+
+    @admin.display(boolean=True, description="TOTP")
+    def totp_set(self, obj: Credential) -> bool:
+        return obj.has_totp
+
+    @admin.display(description="sites")
+    def site_list(self, obj: Credential) -> str:
+        return ", ".join(obj.sites or [])
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["organization", "name", "username", "password", "totp_secret", "sites_text", "notes"]
+        if obj is not None:
+            fields.insert(5, "clear_totp")
+            fields += self.readonly_fields
+        return fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*self.readonly_fields, *(["organization"] if obj is not None else [])]
+
+    def save_model(self, request: HttpRequest, obj: Credential, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            if not change:
+                created = services.create_credential(
+                    organization=obj.organization, by=request.user, name=data["name"], sites=data["sites_text"],
+                    username=data["username"], password=data["password"], totp_secret=data["totp_secret"],
+                    notes=data["notes"],
+                )
+                obj.pk = created.pk
+                return
+            changes: dict[str, Any] = {"name": data["name"], "sites": data["sites_text"], "notes": data["notes"]}
+            changes.update({field: data[field] for field in ("username", "password", "totp_secret") if data[field]})
+            if data.get("clear_totp"):
+                changes["totp_secret"] = ""
+            current = Credential.objects.select_related("organization").get(pk=obj.pk)
+            services.update_credential(credential=current, by=request.user, **changes)
+        except InvalidRequestError as exc:
+            # The admin has no form error after save_model: say what failed instead of saving half.
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+
+    def delete_model(self, request: HttpRequest, obj: Credential) -> None:
+        services.delete_credential(credential=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
+        for credential in queryset.select_related("organization"):
+            services.delete_credential(credential=credential, by=request.user)
+
+
+@admin.register(BrowserProfile)
+class BrowserProfileAdmin(OrgScopedAdmin):
+    """Saved logins are made by runs: listed and deletable, never shown (their cookies are secrets)."""
+
+    list_display = ["name", "organization", "site_list", "cookie_count", "updated_at", "last_used_at"]
+    list_filter = ["organization"]
+    search_fields = ["name"]
+    fields = ["organization", "name", "sites", "cookie_count", "saved_by_task", "created_at", "updated_at", "last_used_at"]
+    readonly_fields = fields  # type: ignore[assignment]  # the stubs widen `fields` to nested sequences
+
+    @admin.display(description="sites")
+    def site_list(self, obj: BrowserProfile) -> str:
+        return ", ".join(obj.sites or [])
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a task with save_profile makes one
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: BrowserProfile) -> None:
+        services.delete_profile(profile=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[BrowserProfile]) -> None:
+        for profile in queryset.select_related("organization"):
+            services.delete_profile(profile=profile, by=request.user)
+
+
 class StepInline(admin.TabularInline):
     model = Step
     extra = 0
@@ -220,9 +364,11 @@ class TaskAdmin(OrgScopedAdmin):
     readonly_fields = [
         "id", "organization", "created_by", "status", "failure_reason", "extracted_information", "errors",
         "input_tokens", "output_tokens", "cost", "retry_of", "worker", "heartbeat_at", "created_at",
-        "queued_at", "started_at", "finished_at", "pending_safety_checks", "last_event_seq",
+        "queued_at", "started_at", "finished_at", "pending_safety_checks", "pending_question",
+        "control_holder_label", "last_event_seq", "credentials", "secret_payload_keys", "profile", "save_profile",
     ]
-    exclude = ["retry_step_requested", "requeue_count"]
+    exclude = ["retry_step_requested", "requeue_count", "control_holder", "control_taken_at", "input_reply",
+               "input_requested_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tasks are created from the dashboard, the API or run_task

@@ -2,6 +2,7 @@
 task's channel-layer group."""
 
 
+import json
 import logging
 from typing import Any, NotRequired, TypedDict
 
@@ -33,6 +34,7 @@ class TaskStatusData(TypedDict):
     status: str
     failure_reason: str
     by: NotRequired[str]
+    control: NotRequired[bool]  # the pause or resume came from taking or releasing control
     retry_step: NotRequired[bool]
     requeued: NotRequired[bool]
     reason: NotRequired[str]
@@ -119,6 +121,52 @@ class RecordingUnavailableData(TypedDict):
     reason: str
 
 
+class ProfileSavedData(TypedDict):
+    """A completed run saved its browser's cookies and local storage as the named saved login."""
+
+    profile: str
+    sites: list[str]
+    created: bool
+
+
+class EgressBlockedData(TypedDict):
+    """A request the egress policy refused. After the first ones of a run, one more event with `omitted`
+    (url "") counts the rest."""
+
+    url: str
+    reason: str
+    omitted: NotRequired[int]
+
+
+class ControlTakenData(TypedDict):
+    by: str
+    previous: NotRequired[str]  # an organization admin took control over from this holder
+
+
+class ControlReleasedData(TypedDict):
+    by: str
+    reason: str  # "released", "idle" (no input for LOOKOUT_CONTROL_IDLE_SECONDS), "taken over"
+
+
+class ControlActionData(TypedDict):
+    """One coalesced thing the person in control did (`text`: "clicked the button \"Sign in\"", ...)."""
+
+    kind: str
+    text: str
+    by: str
+
+
+class InputRequestedData(TypedDict):
+    question: str
+
+
+class InputAnsweredData(TypedDict):
+    question: str
+    answer: str
+    by: str
+    handled: bool  # they took control and handled it themselves
+
+
 EVENT_DATA: dict[str, type] = {
     "task.status": TaskStatusData,
     "step.started": StepStartedData,
@@ -131,6 +179,13 @@ EVENT_DATA: dict[str, type] = {
     "approval.pending": ApprovalPendingData,
     "approval.resolved": ApprovalResolvedData,
     "recording.unavailable": RecordingUnavailableData,
+    "profile.saved": ProfileSavedData,
+    "egress.blocked": EgressBlockedData,
+    "control.taken": ControlTakenData,
+    "control.released": ControlReleasedData,
+    "control.action": ControlActionData,
+    "input.requested": InputRequestedData,
+    "input.answered": InputAnsweredData,
 }
 """Every event type and the TypedDict its `data` follows (checked in tests against stored events)."""
 
@@ -145,6 +200,13 @@ EventData = (
     | ApprovalPendingData
     | ApprovalResolvedData
     | RecordingUnavailableData
+    | ProfileSavedData
+    | EgressBlockedData
+    | ControlTakenData
+    | ControlReleasedData
+    | ControlActionData
+    | InputRequestedData
+    | InputAnsweredData
 )
 
 
@@ -161,6 +223,26 @@ def control_group(task_id: object) -> str:
     return f"control-{task_id}"
 
 
+def encode_event(event: TimelineEvent | dict[str, Any]) -> str:
+    """A timeline event as the text websocket clients receive: encoded once per event, at the publisher,
+    and forwarded as is by every consumer (not re-encoded once per socket)."""
+    return json.dumps(event, separators=(",", ":"))
+
+
+def _message(message_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    message = {"type": message_type, "payload": payload}
+    if message_type == "timeline.event":
+        message["text"] = encode_event(payload)
+    return message
+class LiveControlData(TypedDict):
+    """Who holds the live view's control, sent to its viewers (`live.control` on the frames group); `ready`
+    once the agent has stopped and input is applied."""
+
+    holder_id: int | None
+    holder: str
+    ready: bool
+
+
 def publish(group: str, message_type: str, payload: dict[str, Any]) -> None:
     """Send to a channel-layer group from sync code. A layer failure is logged, never raised:
     the database already holds the event and clients catch up with ?after=."""
@@ -168,7 +250,7 @@ def publish(group: str, message_type: str, payload: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, {"type": message_type, "payload": payload})
+        async_to_sync(layer.group_send)(group, _message(message_type, payload))
     except Exception:
         logger.exception("could not publish %s to %s", message_type, group)
 
@@ -179,6 +261,6 @@ async def apublish(group: str, message_type: str, payload: dict[str, Any]) -> No
     if layer is None:
         return
     try:
-        await layer.group_send(group, {"type": message_type, "payload": payload})
+        await layer.group_send(group, _message(message_type, payload))
     except Exception:
         logger.exception("could not publish %s to %s", message_type, group)

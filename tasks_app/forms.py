@@ -1,4 +1,5 @@
-"""The new-task form: parses what was typed (JSON fields included) into a request for services.create_task.
+"""The dashboard's forms: the new-task form, which parses what was typed (JSON fields included) into a
+request for services.create_task, and the credential form (secrets write-only).
 
 The form only checks what it must to build the request (JSON syntax, whole numbers, lengths); the rules of a
 valid task live in the service, whose InvalidRequestError names the field to show the message next to.
@@ -7,13 +8,16 @@ valid task live in the service, whose InvalidRequestError names the field to sho
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 
+from tasks_app import json_limits
 from tasks_app.errors import InvalidRequestError
-from tasks_app.models import Organization, Task
+from tasks_app.models import Credential, Organization, Task
+from tasks_app.selectors.credentials import credential_names, profile_names
+from tasks_app.validation import allowed_models
 
 JSON_FIELDS = ("extracted_information_schema", "navigation_payload", "error_code_mapping")
 
@@ -37,7 +41,11 @@ class JSONTextField(forms.CharField):
         if not text:
             return None
         try:
-            parsed = json.loads(text)
+            parsed = json_limits.loads(text)
+        except json_limits.JSONTooDeepError as exc:
+            raise forms.ValidationError(
+                f"This JSON is nested too deeply (more than {exc.limit} levels).", code="too_deep"
+            ) from exc
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", code="invalid_json"
@@ -87,7 +95,7 @@ class TaskForm(forms.Form):
         help_text="Optional: error codes the agent may end with, mapped to when to use them.",
     )
     engine = forms.ChoiceField(label="Engine", choices=Task.Engine.choices, initial=Task.Engine.DOM)
-    model = forms.CharField(label="Model", max_length=100, required=False)
+    model = forms.ChoiceField(label="Model", required=False)
     max_steps = forms.IntegerField(label="Max steps", required=False, min_value=1)
     webhook_callback_url = forms.CharField(
         label="Webhook URL",
@@ -97,15 +105,51 @@ class TaskForm(forms.Form):
         help_text="Optional: called (signed) when the run ends.",
     )
 
+    credentials = forms.MultipleChoiceField(
+        label="Credentials",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Logins the agent may use. It sees placeholders such as {{name.password}}, never the values.",
+    )
+    secret_payload_keys = forms.CharField(
+        label="Secret payload keys",
+        required=False,
+        max_length=2000,
+        help_text="Payload keys whose values are secret, separated by commas: stored encrypted, shown as •••, "
+        "and typed from {{payload.KEY}} placeholders. Re-enter their values when you run a task again.",
+    )
+    profile = forms.CharField(
+        label="Saved login (profile)",
+        required=False,
+        max_length=64,
+        help_text="Start from this browser profile's cookies and local storage.",
+    )
+    save_profile = forms.BooleanField(
+        label="Save the login when the run completes", required=False,
+        help_text="Stores the browser's cookies and local storage under the profile name (created if missing).",
+    )
+
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        names = credential_names(organization=organization)
+        cast(forms.MultipleChoiceField, self.fields["credentials"]).choices = [(name, name) for name in names]
+        if not names:
+            self.fields["credentials"].help_text = "None yet: organization admins add them under Credentials."
+        self.fields["profile"].widget.attrs["list"] = "profile-names"
+        self.profile_names = profile_names(organization=organization)
         limit = organization.max_steps_per_run
         self.fields["max_steps"].initial = min(settings.LOOKOUT_DEFAULT_MAX_STEPS, limit)
         self.fields["max_steps"].widget.attrs["max"] = limit
         self.fields["max_steps"].help_text = f"Up to {limit} in this organization."
-        self.fields["model"].widget.attrs["placeholder"] = settings.LOOKOUT_MODEL
-        self.fields["model"].help_text = (
-            f"Empty: the server's default ({settings.LOOKOUT_MODEL} for dom, {settings.LOOKOUT_CUA_MODEL} for cua)."
+        model_field = self.fields["model"]
+        assert isinstance(model_field, forms.ChoiceField)
+        choices = [("", "Server default"), *((name, name) for name in allowed_models())]
+        earlier = self.initial.get("model")  # "Run again" of a task whose model is no longer offered: show it,
+        if earlier and earlier not in allowed_models():  # and let the service say why it is refused
+            choices.append((earlier, f"{earlier} (no longer offered)"))
+        model_field.choices = choices
+        model_field.help_text = (
+            f"Server default: {settings.LOOKOUT_MODEL} for dom, {settings.LOOKOUT_CUA_MODEL} for cua."
         )
         self.fields["extracted_information_schema"].widget.attrs["data-schema"] = "1"
         for name, field in self.fields.items():
@@ -130,13 +174,81 @@ class TaskForm(forms.Form):
             "model": task.model,
             "max_steps": task.max_steps,
             "webhook_callback_url": task.webhook_callback_url,
+            "credentials": task.credentials,
+            "secret_payload_keys": ", ".join(task.secret_payload_keys or []),
+            "profile": task.profile,
+            "save_profile": task.save_profile,
         }
 
     def request_fields(self) -> dict[str, Any]:
         """The cleaned data as keyword arguments for services.create_task."""
-        return {name: self.cleaned_data.get(name) for name in self.fields}
+        fields = {name: self.cleaned_data.get(name) for name in self.fields}
+        keys = str(fields.get("secret_payload_keys") or "")
+        fields["secret_payload_keys"] = [key.strip() for key in keys.split(",") if key.strip()]
+        fields["credentials"] = list(fields.get("credentials") or [])
+        return fields
 
     def add_service_error(self, exc: InvalidRequestError) -> None:
         """Show the service's message next to the field it names (or above the form)."""
+        field = exc.field if exc.field in self.fields else None
+        self.add_error(field, exc.message[:1].upper() + exc.message[1:])
+
+
+class CredentialForm(forms.Form):
+    """Add or change a credential. Secret fields start empty and are never filled in: on a change, an empty
+    field keeps the stored value."""
+
+    name = forms.CharField(max_length=64, help_text="Letters, digits, - and _. Tasks and placeholders use it.")
+    username = forms.CharField(
+        required=False, strip=False, max_length=4096, widget=forms.PasswordInput(render_value=False)
+    )
+    password = forms.CharField(
+        required=False, strip=False, max_length=4096, widget=forms.PasswordInput(render_value=False)
+    )
+    totp_secret = forms.CharField(
+        label="TOTP secret", required=False, max_length=4096, widget=forms.PasswordInput(render_value=False),
+        help_text="Base32 (as shown under the site's QR code) or an otpauth://totp/ URI.",
+    )
+    clear_totp = forms.BooleanField(label="Remove the TOTP secret", required=False)
+    sites = forms.CharField(
+        max_length=5000,
+        help_text="Where it may be typed, separated by commas: acme.com (and its subdomains), https://acme.com or "
+        "acme.com:8443 to fix the scheme or port. Typing it anywhere else is refused.",
+    )
+    notes = forms.CharField(required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    SECRETS = ("username", "password", "totp_secret")
+
+    def __init__(self, *args: Any, credential: Credential | None = None, **kwargs: Any) -> None:
+        self.credential = credential
+        if credential is not None:
+            kwargs.setdefault(
+                "initial", {"name": credential.name, "sites": ", ".join(credential.sites or []), "notes": credential.notes}
+            )
+        super().__init__(*args, **kwargs)
+        if credential is None:
+            del self.fields["clear_totp"]
+        states = {} if credential is None else {
+            "username": credential.has_username, "password": credential.has_password, "totp_secret": credential.has_totp,
+        }
+        for name in self.SECRETS:
+            field = self.fields[name]
+            field.widget.attrs["autocomplete"] = "new-password" if name != "username" else "off"
+            if credential is not None:
+                note = "Set; leave empty to keep it." if states[name] else "Not set."
+                field.help_text = f"{note} {field.help_text}".strip()
+
+    def changes(self) -> dict[str, Any]:
+        """Keyword arguments for services.create_credential / update_credential."""
+        data = self.cleaned_data
+        out: dict[str, Any] = {"name": data["name"], "sites": data["sites"], "notes": data.get("notes") or ""}
+        for name in self.SECRETS:
+            if data.get(name) or self.credential is None:
+                out[name] = data.get(name) or ""
+        if data.get("clear_totp"):
+            out["totp_secret"] = ""
+        return out
+
+    def add_service_error(self, exc: InvalidRequestError) -> None:
         field = exc.field if exc.field in self.fields else None
         self.add_error(field, exc.message[:1].upper() + exc.message[1:])

@@ -1,4 +1,5 @@
-"""Lookout's tables: organizations and their members and keys, tasks, steps, actions, artifacts, events, webhooks."""
+"""Lookout's tables: organizations and their members, keys, credentials and saved logins; tasks, steps,
+actions, artifacts, events, webhooks."""
 
 from __future__ import annotations
 
@@ -27,6 +28,16 @@ class Organization(models.Model):
         default=4,
         validators=[MinValueValidator(1)],
         help_text="Runs of this organization that may execute at once; more wait in the queue, in order.",
+    )
+    # Retention, applied by the scheduled `apply_retention` job: empty keeps forever.
+    keep_events_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete timeline events of finished tasks after this many days."
+    )
+    keep_artifacts_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete screenshots, pages, prompts and downloads after this many days."
+    )
+    keep_recordings_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Delete videos, traces and HARs after this many days."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="organizations")
@@ -80,6 +91,71 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
+class Credential(models.Model):
+    """A login the agent types without seeing it: the model gets `{{name.username}}`, `{{name.password}}`,
+    `{{name.totp}}` and the executor types the values, only on `sites` (see agent_core.secrets). The three
+    secrets are stored encrypted (tasks_app.crypto) and never shown again: only whether each is set."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="credentials")
+    name = models.CharField(max_length=64, help_text="Letters, digits, - and _; tasks refer to it by this name.")
+    username_encrypted = models.TextField(blank=True, editable=False)
+    password_encrypted = models.TextField(blank=True, editable=False)
+    totp_secret_encrypted = models.TextField(blank=True, editable=False)
+    notes = models.TextField(blank=True)
+    sites = models.JSONField(default=list, blank=True, help_text="Hosts the values may be typed on, e.g. acme.com.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="one_credential_name_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_username(self) -> bool:
+        return bool(self.username_encrypted)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)
+
+    @property
+    def has_totp(self) -> bool:
+        return bool(self.totp_secret_encrypted)
+
+
+class BrowserProfile(models.Model):
+    """A saved login: a browser context's cookies and local storage (Playwright's storage_state), stored
+    encrypted. A task may start from it and save its own state back when it completes (last writer wins)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="browser_profiles")
+    name = models.CharField(max_length=64)
+    state_encrypted = models.TextField(blank=True, editable=False)
+    sites = models.JSONField(default=list, blank=True, help_text="Domains of its cookies and origins of its storage.")
+    cookie_count = models.PositiveIntegerField(default=0)
+    saved_by_task = models.ForeignKey(
+        "Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The run that saved it last."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="one_profile_name_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_state(self) -> bool:
+        return bool(self.state_encrypted)
+
+
 class Task(models.Model):
     class Status(models.TextChoices):
         CREATED = "created"
@@ -87,6 +163,7 @@ class Task(models.Model):
         RUNNING = "running"
         PAUSED = "paused"
         AWAITING_APPROVAL = "awaiting_approval"
+        AWAITING_INPUT = "awaiting_input"
         COMPLETED = "completed"
         FAILED = "failed"
         TERMINATED = "terminated"
@@ -94,7 +171,8 @@ class Task(models.Model):
         TIMED_OUT = "timed_out"
 
     FINAL_STATUSES = frozenset({"completed", "failed", "terminated", "canceled", "timed_out"})
-    ACTIVE_STATUSES = frozenset({"running", "paused", "awaiting_approval"})
+    SECRET_SHOWN = "•••"  # what a secret payload value reads as, everywhere
+    ACTIVE_STATUSES = frozenset({"running", "paused", "awaiting_approval", "awaiting_input"})
 
     class StopCause(models.TextChoices):
         """Who stopped a run that did not end on its own: kept as data, so the wording of a
@@ -126,6 +204,13 @@ class Task(models.Model):
     model = models.CharField(max_length=100, blank=True)
     max_steps = models.PositiveIntegerField(default=10)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # secrets: credentials by name, payload keys whose values are kept encrypted in `secret_payload` (the
+    # stored navigation_payload shows SECRET_SHOWN instead), and a saved login to start from / save to
+    credentials = models.JSONField(default=list, blank=True)
+    secret_payload_keys = models.JSONField(default=list, blank=True)
+    secret_payload = models.TextField(blank=True, editable=False)
+    profile = models.CharField(max_length=64, blank=True)
+    save_profile = models.BooleanField(default=False)
     # the outcome
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
     failure_reason = models.TextField(blank=True)
@@ -138,6 +223,17 @@ class Task(models.Model):
     # control and bookkeeping
     pending_safety_checks = models.JSONField(default=list, blank=True)
     retry_step_requested = models.BooleanField(default=False)
+    # Take control: who drives the agent's browser from the live view (the run is paused meanwhile).
+    # `control_holder_label` is non-empty exactly while someone holds control (an API key has no user).
+    control_holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    control_holder_label = models.CharField(max_length=150, blank=True)
+    control_taken_at = models.DateTimeField(null=True, blank=True)
+    # Ask a person: the agent's open question, since when, and the reply waiting for the worker to read.
+    pending_question = models.TextField(blank=True)
+    input_requested_at = models.DateTimeField(null=True, blank=True)
+    input_reply = models.JSONField(null=True, blank=True)
     last_event_seq = models.PositiveBigIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     requeue_count = models.PositiveIntegerField(default=0)

@@ -1,4 +1,5 @@
-"""The embedded mode end to end: migrate, bootstrap and daphne on a fresh var/ dir serve the login page."""
+"""The embedded mode end to end: migrate, bootstrap and daphne on a fresh var/ dir (nothing configured, so
+DEBUG off) serve the login page, the static files and friendly error pages."""
 
 import os
 import re
@@ -20,7 +21,8 @@ def free_port() -> int:
 
 
 def test_fresh_embedded_instance_serves_and_logs_in(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG", "LOOKOUT_RUNNER")}
+    unset = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG", "LOOKOUT_RUNNER", "LOOKOUT_PRODUCTION")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     port = free_port()
     env.update(LOOKOUT_VAR_DIR=str(tmp_path), PORT=str(port))
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
@@ -42,7 +44,14 @@ def test_fresh_embedded_instance_serves_and_logs_in(tmp_path):
                 assert time.monotonic() < deadline, "daphne did not start"
                 time.sleep(0.2)
         assert response.status_code == 200 and "Log in to Lookout" in response.text
-        assert httpx.get(base + "/static/css/lookout.css").status_code == 200
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        # DEBUG is off and nothing was collected: whitenoise serves the app folders' files all the same
+        for asset in ("/static/css/lookout.css", "/static/js/task-detail.js", "/static/admin/css/base.css",
+                      "/static/vendor/swagger-ui/swagger-ui-bundle.js"):
+            assert httpx.get(base + asset).status_code == 200, asset
+        missing = httpx.get(base + "/no-such-page/")
+        assert missing.status_code == 404 and "Page not found" in missing.text and "urlpatterns" not in missing.text
+        assert (tmp_path / "secret_key").exists()
         with httpx.Client(base_url=base, follow_redirects=True) as client:
             client.get("/login/")
             result = client.post(

@@ -13,6 +13,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from agent_core.actions.secret_text import reveal_into
 from agent_core.actions.targets import (
     ActionFailed,
     cross_origin_frame,
@@ -41,7 +42,7 @@ from agent_core.actions.vocabulary import (
 )
 from agent_core.browser.session import BrowserSession, validate_start_url
 from agent_core.browser.settle import ACTION_SETTLE_MS
-from agent_core.errors import BrowserError, InvalidTaskError
+from agent_core.errors import BrowserError, EgressDenied, InvalidTaskError
 from agent_core.keys import UnknownKeyError, key_combo
 from agent_core.scraper import Element, ScrapeResult
 from agent_core.types import ActionResult
@@ -86,6 +87,9 @@ async def execute_action(
         saved = await session.wait_for_downloads(since=downloads_before)
         if saved:
             data = {**(data or {}), "downloads": [str(path) for path in saved]}
+        stopped = session.downloads_stopped(since=downloads_before)
+        if stopped and success:  # the model reads it in its history, the operator on the timeline
+            success, error = False, "; ".join(stopped)
     navigated = (
         session.page is not page_before
         or session.navigations != navigations_before
@@ -119,9 +123,10 @@ async def _perform(session: BrowserSession, scrape: ScrapeResult, action: Action
     if isinstance(action, Click):
         return await _click(element, locator, timeout)
     if isinstance(action, InputText):
+        text = await reveal_into(session, element, locator, action.text)  # secrets: at the last moment
         if element.tag == "select":
-            return await _select(session, element, locator, action.text, timeout)
-        return await _input_text(session, element, locator, action.text, timeout)
+            return await _select(session, element, locator, text, timeout)
+        return await _input_text(session, element, locator, text, timeout)
     if isinstance(action, SelectOption):
         return await _select(session, element, locator, action.option, timeout)
     if isinstance(action, Checkbox):
@@ -419,6 +424,8 @@ async def _goto(session: BrowserSession, url: str) -> Any:
         raise ActionFailed(f"goto_url needs an http(s) URL, not {url!r}", settle=False) from None
     try:
         await session.goto(url)
+    except EgressDenied as exc:  # "blocked by the egress policy: 10.0.0.5 is a private address"
+        raise ActionFailed(str(exc)) from exc
     except BrowserError as exc:
         if str(exc) in ("page crashed", "page was closed"):
             raise

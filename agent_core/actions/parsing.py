@@ -24,6 +24,8 @@ _ACTION_ALIASES = {
     "goto": "goto_url",
     "navigate": "goto_url",
     "back": "go_back",
+    "ask": "ask_human",
+    "ask_user": "ask_human",
 }
 
 
@@ -80,6 +82,10 @@ AGENT_STEP_SCHEMA: dict[str, Any] = {
                     },
                     "seconds": {"type": "number", "description": f"wait: at most {MAX_WAIT_S:g}."},
                     "url": {"type": "string", "description": "goto_url: an http(s) URL."},
+                    "question": {
+                        "type": "string",
+                        "description": "ask_human: the question for the person overseeing the run.",
+                    },
                     "errors": {
                         "type": "array",
                         "items": _ERROR_ITEM,

@@ -15,6 +15,8 @@ from playwright.async_api import Locator
 
 from agent_core.actions.targets import ActionFailed, failure_on, first_line
 from agent_core.browser.session import BrowserSession
+from agent_core.errors import EgressDenied, FetchError, ResponseTooLarge
+from agent_core.fetch import fetch
 from agent_core.scraper import Element
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -22,8 +24,9 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 async def _materialise(session: BrowserSession, file_url: str) -> Path:
     """A local path for the file to upload: the path itself, a file:// URL, or an http(s) URL fetched
-    (with the session's cookies, user agent, extra headers and proxy, at most MAX_UPLOAD_BYTES) into a
-    fresh folder under the session's downloads dir, keeping the server's file name."""
+    (with the session's cookies, user agent, extra headers and proxy, at most MAX_UPLOAD_BYTES, under the
+    session's egress policy, redirects included) into a fresh folder under the session's downloads dir,
+    keeping the server's file name. A refusal is reported to the session's egress reports."""
     source = file_url.strip()
     scheme = urlsplit(source).scheme.lower()
     if scheme not in ("http", "https"):
@@ -45,30 +48,42 @@ async def _materialise(session: BrowserSession, file_url: str) -> Path:
     headers = dict(session.config.extra_headers)
     if session.config.user_agent:
         headers["User-Agent"] = session.config.user_agent
-    cookies = {
-        c["name"]: c["value"] for c in await session.context.cookies(source) if "name" in c and "value" in c
-    }
+    cookies = "; ".join(
+        f"{c['name']}={c['value']}" for c in await session.context.cookies(source) if "name" in c and "value" in c
+    )
+    if cookies:
+        headers["Cookie"] = cookies  # dropped by fetch() on a redirect to another origin
+
+    def destination(url: str, response_headers: httpx.Headers) -> Path:
+        return folder / _download_name(response_headers.get("content-disposition", ""), url)
+
+    # Every hop is checked against the egress policy before it is sent, and connections go only to the
+    # addresses checked: a page cannot make the worker fetch an internal address for it to read back.
     try:
-        async with httpx.AsyncClient(
-            follow_redirects=True,
-            timeout=session.config.navigation_timeout_ms / 1000,
+        result = await fetch(
+            source,
+            session.config.egress,
             headers=headers,
-            cookies=cookies,
+            dest=destination,
+            max_bytes=MAX_UPLOAD_BYTES,
+            timeout=session.config.navigation_timeout_ms / 1000,
             proxy=session.config.proxy or None,
-        ) as client:
-            async with client.stream("GET", source) as response:
-                response.raise_for_status()
-                target = folder / _download_name(response.headers.get("content-disposition", ""), source)
-                size = 0
-                with target.open("wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > MAX_UPLOAD_BYTES:
-                            raise ActionFailed(f"{source} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-                        out.write(chunk)
-    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-        raise ActionFailed(f"could not fetch {source}: {exc}") from exc
-    return target
+        )
+    except EgressDenied as exc:
+        await session.egress.report(exc.url or source, str(exc))
+        raise ActionFailed(str(exc), settle=False) from exc
+    except ResponseTooLarge as exc:
+        raise ActionFailed(f"{source} is larger than {MAX_UPLOAD_BYTES // 2**20} MB", settle=False) from exc
+    except FetchError as exc:
+        raise ActionFailed(str(exc), settle=False) from exc
+    except OSError as exc:
+        raise ActionFailed(f"could not fetch {source}: {exc}", settle=False) from exc
+    if not result.ok:
+        if result.path is not None:
+            result.path.unlink(missing_ok=True)
+        raise ActionFailed(f"could not fetch {source}: it answered HTTP {result.status_code}", settle=False)
+    assert result.path is not None  # a destination was given
+    return result.path
 
 
 def _download_name(disposition: str, url: str) -> str:

@@ -124,6 +124,13 @@ class Complete(_Action):
     action_type: Literal["complete"] = "complete"
 
 
+class AskHuman(_Action):
+    """Ask the person overseeing the run a question, and wait for the answer (or for them to act)."""
+
+    action_type: Literal["ask_human"] = "ask_human"
+    question: str = Field(min_length=1)
+
+
 class TerminateError(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -148,7 +155,8 @@ Action = Annotated[
     | GotoUrl
     | GoBack
     | Complete
-    | Terminate,
+    | Terminate
+    | AskHuman,
     Field(discriminator="action_type"),
 ]
 ACTION_TYPES: tuple[str, ...] = (
@@ -164,6 +172,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "go_back",
     "complete",
     "terminate",
+    "ask_human",
 )
 # Names models reach for instead of ours.
 

@@ -14,6 +14,7 @@ from agent_core.browser.launch import (
     CHROMIUM_NAMES,
     BrowserManager,
     find_chromium,
+    sandbox_launch_options,
 )
 from agent_core.browser.screencast import SCREENCAST_QUALITY, FrameCallback, jpeg_size
 from agent_core.browser.session import BrowserSession, image_type, proxy_settings, validate_start_url
@@ -34,5 +35,6 @@ __all__ = [
     "jpeg_size",
     "proxy_settings",
     "safe_filename",
+    "sandbox_launch_options",
     "validate_start_url",
 ]

@@ -19,25 +19,43 @@ from playwright.async_api import Error as PlaywrightError
 from agent_core.browser.common import first_line
 from agent_core.browser.screencast import FrameCallback
 from agent_core.browser.session import BrowserSession
+from agent_core.browser_egress import OnBlocked
 from agent_core.errors import BrowserError
 from agent_core.types import BrowserConfig
 
 log = logging.getLogger(__name__)
 
-# Headless on a closed network: no Google services, no GPU, no /dev/shm (small in containers).
-# Playwright disables the sandbox by default; "--no-sandbox" is spelled out because it is required as root.
+# Headless on a closed network: no Google services or other background requests (they would go through
+# the egress proxy, which resolves every name it is asked for), no GPU, no /dev/shm (small in containers),
+# and no WebRTC UDP outside the proxy. The sandbox flag depends on the user: see sandbox_launch_options.
 CHROMIUM_ARGS: tuple[str, ...] = (
-    "--no-sandbox",
     "--disable-background-networking",
     "--disable-component-update",
+    "--disable-component-extensions-with-background-pages",
+    "--disable-features=AutofillServerCommunication,OptimizationHints,MediaRouter,Translate",
     "--disable-sync",
     "--no-first-run",
+    "--no-pings",
     "--disable-quic",
     "--disable-gpu",
     "--disable-dev-shm-usage",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 CHROMIUM_ENV_VARS = ("LOOKOUT_CHROMIUM", "CHROMIUM_PATH")
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def sandbox_launch_options(*, euid: int) -> tuple[tuple[str, ...], bool]:
+    """(extra Chromium flags, Playwright's `chromium_sandbox`) for a worker running as user `euid`.
+
+    An unprivileged worker runs Chromium with its sandbox on: a page that exploits the renderer is still
+    shut in a process with no access to the worker's files or network. Chromium refuses to start with the
+    sandbox as root, so as root it runs with --no-sandbox, and a renderer exploit runs with the worker's
+    rights: run workers as an unprivileged user (README: Security).
+    """
+    if euid == 0:
+        return ("--no-sandbox",), False
+    return (), True
 
 
 def find_chromium(explicit: str | None = None) -> str:
@@ -138,16 +156,20 @@ class BrowserManager:
                 finally:
                     if shim is not None:
                         os.environ.pop("PLAYWRIGHT_BROWSERS_PATH", None)
+            sandbox_args, sandbox = sandbox_launch_options(euid=os.geteuid())
             try:
                 self._browser = await self._playwright.chromium.launch(
                     executable_path=executable,
                     headless=self.config.headless,
-                    args=list(CHROMIUM_ARGS),
+                    args=[*sandbox_args, *CHROMIUM_ARGS],
+                    chromium_sandbox=sandbox,
                     timeout=60_000,
                 )
             except PlaywrightError as exc:
                 raise BrowserError(f"could not launch Chromium at {executable}: {first_line(exc)}") from exc
-            log.info("launched Chromium %s from %s", self._browser.version, executable)
+            log.info(
+                "launched Chromium %s from %s (sandbox %s)", self._browser.version, executable, "on" if sandbox else "off"
+            )
 
     async def close(self) -> None:
         """Close the browser and stop Playwright. Safe to call twice."""
@@ -174,13 +196,18 @@ class BrowserManager:
         await self.close()
 
     async def new_session(
-        self, *, config: BrowserConfig | None = None, on_frame: FrameCallback | None = None
+        self,
+        *,
+        config: BrowserConfig | None = None,
+        on_frame: FrameCallback | None = None,
+        on_blocked: OnBlocked | None = None,
     ) -> BrowserSession:
         """Open a fresh context (cookies, storage, downloads, recordings all its own) with one page.
 
-        `config` overrides the manager's for this session only (viewport, proxy, recordings...);
-        `on_frame` receives live-view frames once `start_screencast()` is called.
+        `config` overrides the manager's for this session only (viewport, proxy, egress policy,
+        recordings...); `on_frame` receives live-view frames once `start_screencast()` is called;
+        `on_blocked(url, reason)` hears of every request the egress policy refused.
         """
         if self._browser is None or not self._browser.is_connected():
             await self.start()
-        return await BrowserSession.open(self.browser, config or self.config, on_frame=on_frame)
+        return await BrowserSession.open(self.browser, config or self.config, on_frame=on_frame, on_blocked=on_blocked)

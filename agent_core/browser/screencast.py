@@ -63,6 +63,9 @@ class Screencast:
         self._on = False
         self._cast: tuple[Page, CDPSession] | None = None
         self._latest_frame: Frame | None = None
+        # The page's size in CSS pixels as the last frame's metadata gave it (deviceWidth, deviceHeight):
+        # what a viewer's click on the frame maps onto.
+        self.device_size: tuple[float, float] | None = None
         self._deliver_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -138,6 +141,8 @@ class Screencast:
             return
         data = base64.b64decode(params["data"])
         meta = params.get("metadata") or {}
+        if meta.get("deviceWidth") and meta.get("deviceHeight"):
+            self.device_size = (float(meta["deviceWidth"]), float(meta["deviceHeight"]))
         size = jpeg_size(data) or (int(meta.get("deviceWidth", 0)), int(meta.get("deviceHeight", 0)))
         captured = float(meta.get("timestamp") or time.time())
         self._latest_frame = Frame(data=data, width=size[0], height=size[1], captured_at=captured)

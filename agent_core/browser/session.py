@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,7 +24,11 @@ from agent_core.browser.common import first_line, unique_path
 from agent_core.browser.downloads import Downloads
 from agent_core.browser.screencast import FrameCallback, Screencast
 from agent_core.browser.settle import QUIET_MS, Settled, settle_in, watcher_js
-from agent_core.errors import BrowserError, InvalidTaskError
+from agent_core.browser_egress import EgressGuard, OnBlocked, install_egress_guard
+from agent_core.egress import check_url, parse_url
+from agent_core.egress_proxy import NET_ERROR_HEADER, EgressProxy
+from agent_core.errors import BrowserError, EgressDenied, InvalidTaskError
+from agent_core.secrets import Secrets
 from agent_core.types import BrowserConfig
 
 log = logging.getLogger(__name__)
@@ -30,6 +36,20 @@ log = logging.getLogger(__name__)
 _STREAMING_RESOURCES = frozenset({"websocket", "eventsource", "media", "manifest", "other"})
 # A request older than this is treated as a long poll, not as loading.
 _STALE_REQUEST_S = 5.0
+
+# Take (and forget) whether the page began leaving for another document since it was last asked.
+_TAKE_LEAVING_JS = "() => { const leaving = !!window.__lookoutLeaving; window.__lookoutLeaving = false; return leaving; }"
+# In every document: note when a navigation to another document begins (a form submitted with Enter, a
+# link). Chromium starts its request a moment later, later still through the egress route and proxy, and
+# until then nothing on the network side says the page is about to change.
+_LEAVING_JS = """(() => { try {
+  navigation.addEventListener("navigate", event => {
+    if (!event.destination.sameDocument && !event.downloadRequest) window.__lookoutLeaving = true;
+  });
+} catch (error) {} })()"""
+# How long a page that said it is leaving may take to start its request.
+_LEAVING_WAIT_S = 2.0
+
 
 def image_type(data: bytes) -> str:
     """MIME type of a screenshot from its magic bytes."""
@@ -52,6 +72,38 @@ def validate_start_url(url: str) -> str:
         shown = cleaned if len(cleaned) <= 200 else cleaned[:200] + "..."
         raise InvalidTaskError(f"task URL must be http(s): {shown!r}")
     return cleaned
+
+
+# What Chromium says when the egress guard aborted a request, or the egress proxy refused a tunnel.
+_EGRESS_ERRORS = ("ERR_BLOCKED_BY_CLIENT", "ERR_TUNNEL_CONNECTION_FAILED")
+_DENIED_PREFIX = "blocked by the egress policy: "
+
+
+class EgressReports:
+    """The refusals of one session's egress guard, egress proxy and own checks: the latest few are kept
+    (to explain a failed navigation), each is passed on to the host's `on_blocked(url, reason)`."""
+
+    def __init__(self, forward: OnBlocked | None = None) -> None:
+        self.count = 0
+        self.recent: deque[tuple[str, str]] = deque(maxlen=32)
+        self._forward = forward
+
+    async def report(self, url: str, reason: str) -> None:
+        self.count += 1
+        self.recent.append((url, reason))
+        if self._forward is None:
+            return
+        try:
+            outcome = self._forward(url, reason)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception:  # a broken reporter must not change what the browser does
+            log.exception("reporting the refusal of %s failed", url)
+
+    def since(self, count: int) -> list[tuple[str, str]]:
+        """The refusals reported after the `count`-th (as many as are still kept)."""
+        new = self.count - count
+        return list(self.recent)[-new:] if new > 0 else []
 
 
 def _seconds(ms: int | float) -> str:
@@ -87,21 +139,30 @@ class BrowserSession:
         downloads_dir: Path,
         trace_path: Path | None,
         on_frame: FrameCallback | None,
+        egress: EgressReports | None = None,
+        egress_guard: EgressGuard | None = None,
+        egress_proxy: EgressProxy | None = None,
     ) -> None:
         self.context = context
         self.page = page
         self.config = config
+        self.secrets = Secrets()  # the run's secrets, revealed as they are typed (set by run_agent)
         self.downloads_dir = downloads_dir
-        self._downloads = Downloads(downloads_dir)
+        self._downloads = Downloads(downloads_dir, max_bytes=config.max_download_bytes)
         self.downloads: list[Path] = self._downloads.saved  # saved files, in the order they finished
         self.dialogs: list[str] = []  # "confirm: Delete this item?" for every dialog the session accepted
         self.navigations = 0  # main-frame navigations of the active page, plus tab switches
         self._trace_path = trace_path
+        self.egress = egress or EgressReports()
+        self.egress_guard = egress_guard
+        self._egress_proxy = egress_proxy
         self._pages: list[Page] = []
         self._crashed: set[Page] = set()
         self._closed = False
         self._inflight: dict[Request, float] = {}
         self._request_done = asyncio.Event()
+        self._requests_started = 0
+        self._request_started = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._screencast = Screencast(
             context=context, config=config, on_frame=on_frame, current_page=lambda: self.page, spawn=self._spawn
@@ -116,19 +177,57 @@ class BrowserSession:
 
     @classmethod
     async def open(
-        cls, browser: Browser, config: BrowserConfig, *, on_frame: FrameCallback | None = None
+        cls,
+        browser: Browser,
+        config: BrowserConfig,
+        *,
+        on_frame: FrameCallback | None = None,
+        on_blocked: OnBlocked | None = None,
     ) -> BrowserSession:
-        """Create the context and its first page from `config`. Prefer `BrowserManager.new_session()`."""
+        """Create the context and its first page from `config`. Prefer `BrowserManager.new_session()`.
+
+        The context is held to `config.egress`: unless an operator proxy is configured, Chromium goes
+        through a local EgressProxy (every connection, redirect hops included, is checked and pinned),
+        and an egress guard on the context refuses requests before they leave (with a readable reason).
+        Service workers are blocked (they would fetch around the guard). Every refusal goes to
+        `on_blocked(url, reason)`.
+        """
+        egress = EgressReports(on_blocked)
+        proxy: EgressProxy | None = None
+        if not config.proxy:
+            proxy = EgressProxy(config.egress, egress.report)
+            await proxy.start()
+        try:
+            return await cls._open(browser, config, on_frame=on_frame, egress=egress, proxy=proxy)
+        except BaseException:
+            if proxy is not None:
+                await proxy.close()
+            raise
+
+    @classmethod
+    async def _open(
+        cls,
+        browser: Browser,
+        config: BrowserConfig,
+        *,
+        on_frame: FrameCallback | None,
+        egress: EgressReports,
+        proxy: EgressProxy | None,
+    ) -> BrowserSession:
         downloads_dir = Path(config.downloads_dir or tempfile.mkdtemp(prefix="lookout-downloads-"))
         downloads_dir.mkdir(parents=True, exist_ok=True)
         viewport = {"width": config.viewport_width, "height": config.viewport_height}
-        options: dict[str, Any] = {"viewport": viewport, "accept_downloads": True}
+        options: dict[str, Any] = {"viewport": viewport, "accept_downloads": True, "service_workers": "block"}
         if config.user_agent:
             options["user_agent"] = config.user_agent
         if config.extra_headers:
             options["extra_http_headers"] = dict(config.extra_headers)
         if config.proxy:
-            options["proxy"] = proxy_settings(config.proxy)
+            options["proxy"] = proxy_settings(config.proxy)  # the operator's proxy then owns egress
+        elif proxy is not None:
+            options["proxy"] = proxy.playwright_proxy
+        if config.storage_state is not None:
+            options["storage_state"] = config.storage_state  # a saved login (cookies, local storage)
         if config.video_dir:
             Path(config.video_dir).mkdir(parents=True, exist_ok=True)
             options["record_video_dir"] = config.video_dir
@@ -136,8 +235,13 @@ class BrowserSession:
         if config.har_path:
             Path(config.har_path).parent.mkdir(parents=True, exist_ok=True)
             options["record_har_path"] = config.har_path
+        # Redirect hops never reach the guard's route; the egress proxy refuses them itself. Without it
+        # (an operator proxy) the guard at least reports the hops Chromium followed.
+        def guard(context: BrowserContext) -> Awaitable[EgressGuard]:
+            return install_egress_guard(context, config.egress, egress.report, watch_redirects=proxy is None)
+
         try:
-            context, page = await cls._new_context(browser, options)
+            context, page, egress_guard = await cls._new_context(browser, options, guard)
         except PlaywrightError as exc:
             if "record_video_dir" not in options:
                 raise BrowserError(f"could not open a browser context: {first_line(exc)}") from exc
@@ -146,7 +250,7 @@ class BrowserSession:
             options.pop("record_video_dir")
             options.pop("record_video_size")
             try:
-                context, page = await cls._new_context(browser, options)
+                context, page, egress_guard = await cls._new_context(browser, options, guard)
             except PlaywrightError as again:
                 raise BrowserError(f"could not open a browser context: {first_line(again)}") from again
         context.set_default_timeout(config.action_timeout_ms)
@@ -169,13 +273,20 @@ class BrowserSession:
             downloads_dir=downloads_dir,
             trace_path=trace_path,
             on_frame=on_frame,
+            egress=egress,
+            egress_guard=egress_guard,
+            egress_proxy=proxy,
         )
 
     @staticmethod
-    async def _new_context(browser: Browser, options: dict[str, Any]) -> tuple[BrowserContext, Page]:
+    async def _new_context(
+        browser: Browser, options: dict[str, Any], guard: Callable[[BrowserContext], Awaitable[EgressGuard]]
+    ) -> tuple[BrowserContext, Page, EgressGuard]:
         context = await browser.new_context(**options)
         try:
-            return context, await context.new_page()
+            await context.add_init_script(script=_LEAVING_JS)
+            installed = await guard(context)  # before the first page, so nothing loads unguarded
+            return context, await context.new_page(), installed
         except PlaywrightError:
             with contextlib.suppress(PlaywrightError):
                 await context.close()
@@ -267,6 +378,16 @@ class BrowserSession:
         if request.resource_type in _STREAMING_RESOURCES:
             return
         self._inflight[request] = time.monotonic()
+        self._requests_started += 1
+        self._request_started.set()
+
+    async def _request_after(self, count: int, timeout_s: float) -> None:
+        """Return once more than `count` requests have started, or after `timeout_s`."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while self._requests_started <= count:
+                    self._request_started.clear()
+                    await self._request_started.wait()
 
     def _on_request_done(self, request: Request) -> None:
         if self._inflight.pop(request, None) is not None:
@@ -304,15 +425,23 @@ class BrowserSession:
     async def goto(self, url: str) -> None:
         """Navigate the active page to `url` (http(s) only), then let it settle.
 
-        Raises InvalidTaskError for a non-http(s) URL, BrowserError on timeout, network error or crash.
-        A URL that answers with a file download counts as success (the file lands in `downloads`).
+        Raises InvalidTaskError for a non-http(s) URL, EgressDenied when the egress policy refuses the URL
+        (checked before the browser is asked) or a redirect on the way, BrowserError on timeout, network
+        error or crash. A URL that answers with a file download counts as success (the file lands in
+        `downloads`).
         """
         url = validate_start_url(url)
+        try:
+            await check_url(url, self.config.egress, purpose="browser")
+        except EgressDenied as refused:
+            await self.egress.report(url, str(refused))
+            raise
         page = self.check_page()
         timeout = self.config.navigation_timeout_ms
         downloads_before = self.downloads_started
+        refusals_before = self.egress.count
         try:
-            await page.goto(url, timeout=timeout, wait_until="domcontentloaded")
+            response = await page.goto(url, timeout=timeout, wait_until="domcontentloaded")
         except PlaywrightTimeoutError as exc:
             if page in self._crashed:
                 raise BrowserError("page crashed", raw=str(exc)) from exc
@@ -326,8 +455,50 @@ class BrowserSession:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._downloads.seen(downloads_before), timeout=timeout / 1000)
                 return
+            if any(code in str(exc) for code in _EGRESS_ERRORS):
+                blocked = self._egress_denial(refusals_before, url=url)
+                if blocked is not None:
+                    raise blocked from exc
+                unreachable = self._unreachable(url)
+                if unreachable is not None:  # a tunnel the egress proxy could not open
+                    raise BrowserError(f"navigation to {url} failed: net::{unreachable}", raw=str(exc)) from exc
             raise self.browser_error(exc, f"navigation to {url} failed") from exc
+        if response is not None and response.status == 403 and self.egress.count > refusals_before:
+            # A plain-http redirect the egress proxy refused: it answered 403 with the reason.
+            denial = self._egress_denial(refusals_before, url=response.url, exact=True)
+            if denial is not None:
+                raise denial
+        if response is not None and response.status == 502 and self._egress_proxy is not None:
+            # The egress proxy could not reach the host: the error Chromium would have given without it.
+            code = await response.header_value(NET_ERROR_HEADER)
+            if code:
+                raise BrowserError(f"navigation to {url} failed: net::{code}")
         await self.wait_for_settle()
+
+    def _unreachable(self, url: str) -> str | None:
+        """The connection error the egress proxy met for `url`'s host and port, if it met one."""
+        if self._egress_proxy is None:
+            return None
+        try:
+            target = parse_url(url)
+        except ValueError:
+            return None
+        port = target.port or (443 if target.scheme in ("https", "wss") else 80)
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        return self._egress_proxy.unreachable.get(f"{host}:{port}") or self._egress_proxy.unreachable.get(
+            f"{target.host}:{port}"
+        )
+
+    def _egress_denial(self, since: int, *, url: str, exact: bool = False) -> EgressDenied | None:
+        """The refusal that stopped a navigation to `url`, among those reported after the `since`-th: the
+        one for that URL, else (unless `exact`) the latest (a refused tunnel is reported as host:port)."""
+        refusals = self.egress.since(since)
+        reason = next((r for u, r in reversed(refusals) if u == url), None)
+        if reason is None and refusals and not exact:
+            reason = refusals[-1][1]
+        if reason is None:
+            return None
+        return EgressDenied(reason.removeprefix(_DENIED_PREFIX), url=url)
 
     async def wait_for_settle(
         self, timeout_ms: int = 3000, *, frame: PlaywrightFrame | None = None, since: float | None = None
@@ -372,11 +543,17 @@ class BrowserSession:
             if self._closed or page.is_closed() or page in self._crashed:
                 return settled(False)
             try:
+                requests_before = self._requests_started
                 if failures:
                     # A navigation got in the way: the next document's load first (the watcher waits for it
                     # too, but only once it exists).
                     await page.wait_for_load_state("load", timeout=left_ms() or 1)
                 state = await settle_in(page, options(), left_ms() / 1000 + 0.5)
+                # A navigation to another document began (a form submitted with Enter) and its request is not
+                # out yet (it leaves later through the egress route and proxy): wait for it, then settle again.
+                if await page.evaluate(_TAKE_LEAVING_JS) and self._requests_started == requests_before:
+                    await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms() / 1000))
+                    continue
                 if frame is not None:
                     if not frame.is_detached():
                         # Its navigation ("context destroyed") or detachment only means it moved on.
@@ -435,6 +612,11 @@ class BrowserSession:
         timeout = timeout_ms if timeout_ms is not None else self.config.navigation_timeout_ms
         return await self._downloads.wait(since=since, timeout_s=timeout / 1000)
 
+    def downloads_stopped(self, *, since: int) -> list[str]:
+        """Why downloads started after `since` were stopped (past `config.max_download_bytes`), if any were:
+        "download of big.iso stopped: larger than 100 MB"."""
+        return self._downloads.stopped_since(since)
+
     async def start_screencast(self) -> None:
         """Stream the active page as JPEG frames to `on_frame`, latest-wins: a slow consumer gets the
         newest frame when it is ready and never delays the browser or the agent. Idempotent."""
@@ -443,6 +625,16 @@ class BrowserSession:
     async def stop_screencast(self) -> None:
         """Stop streaming. Idempotent."""
         await self._screencast.stop()
+
+    def live_view_size(self) -> tuple[float, float]:
+        """The active page's size in CSS pixels, as the live view's frames show it (their metadata), or the
+        viewport's before any frame: a point on a frame maps to the page by these."""
+        if self._screencast.device_size is not None:
+            return self._screencast.device_size
+        size = self.page.viewport_size
+        if size:
+            return float(size["width"]), float(size["height"])
+        return float(self.config.viewport_width), float(self.config.viewport_height)
 
     # ---- the end -------------------------------------------------------------------------------------
     async def close(self) -> dict[str, Path]:
@@ -484,4 +676,6 @@ class BrowserSession:
         self._downloads.cancel()
         for task in list(self._background):
             task.cancel()
+        if self._egress_proxy is not None:
+            await self._egress_proxy.close()
         return outputs

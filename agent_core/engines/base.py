@@ -31,6 +31,8 @@ from agent_core.types import (
     ArtifactKind,
     ArtifactOut,
     Control,
+    HumanHelp,
+    HumanReply,
     LLMConfig,
     LLMDelta,
     LLMResponse,
@@ -91,6 +93,7 @@ class Engine(ABC, Generic[Observation]):
         self.usage = Usage()
         self.extracted: Any = None
         self.timings: list[StepTimings] = []  # one per step attempt
+        self.notes: list[str] = []  # from people, for the next prompt (see human_notes)
 
     async def run(self) -> RunOutcome:
         """Steps until one ends the run (see engines.steps.step_loop), then the outcome that ending means."""
@@ -137,6 +140,30 @@ class Engine(ABC, Generic[Observation]):
     async def current_screenshot(self) -> bytes:
         """The page as it is now."""
         return await self.session.screenshot()
+
+    # ---- people: questions and notes ----------------------------------------------------------------------
+
+    async def ask_human(self, question: str) -> HumanReply:
+        """Ask the run's people `question` and wait for the reply (the control must offer HumanHelp). The
+        reply also becomes a note for the next prompt."""
+        if not isinstance(self.control, HumanHelp):
+            raise StepFailedError("no person can answer questions in this run")
+        reply = await self.control.ask_human(question)
+        who = f"The person ({reply.by})" if reply.by else "The person"
+        if reply.handled:
+            self.notes.append(f'You asked: "{question}". {who} took over the browser and handled it themselves.')
+        else:
+            self.notes.append(f'You asked: "{question}". {who} answered: "{reply.answer}"')
+        return reply
+
+    def human_notes(self) -> list[str]:
+        """Notes from people not yet seen by the model: kept (across retries) until `notes_delivered()`."""
+        if isinstance(self.control, HumanHelp):
+            self.notes.extend(self.control.take_notes())
+        return list(self.notes)
+
+    def notes_delivered(self) -> None:
+        self.notes = []
 
     # ---- the life of a step -------------------------------------------------------------------------------
 
@@ -248,6 +275,7 @@ class Engine(ABC, Generic[Observation]):
         page_text = page_state.text
         if answer is not None:
             page_text = f"The browsing agent's final answer:\n{answer}\n\n---\n\n{page_text}"
+        page_text = self.session.secrets.mask_text(page_text)
         try:
             reply = await cancellable(
                 self.control,

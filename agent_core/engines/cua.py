@@ -17,7 +17,7 @@ from agent_core.llm import LLMReply, image_data_url
 from agent_core.prompts import render_cua_goal
 from agent_core.types import ArtifactKind, SafetyCheck, StepRef
 
-__all__ = ["ComputerCall", "CuaEngine", "ModelTurn", "parse_turn"]
+__all__ = ["ComputerCall", "CuaEngine", "ModelTurn", "asks_a_question", "parse_turn"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,15 @@ class ModelTurn:
     message: str
     output: tuple[dict[str, Any], ...]  # the output items, cleaned for replaying as input
 
+
+
+_CLOSERS = "\"'”’)]*_ \n\t"
+
+
+def asks_a_question(message: str) -> bool:
+    """Whether a final message of the model asks the user something instead of reporting: it ends with a
+    question mark ("Which plan should I pick?", "Shall I submit the form?")."""
+    return message.strip().rstrip(_CLOSERS).endswith("?")
 
 
 def _clean(value: Any) -> Any:
@@ -178,6 +187,12 @@ class CuaEngine(Engine[list[dict[str, Any]]]):
 
     async def act(self, step: StepRef, observation: list[dict[str, Any]], reply: LLMReply) -> StepResult:
         turn = parse_turn(reply.parsed)
+        if not turn.calls and asks_a_question(turn.message):
+            # The model asks the user instead of acting: a person answers (or acts), and the answer is the
+            # next turn's input. The question is a good response: the conversation goes on from it.
+            self._commit(observation, turn)
+            await self.ask_human(turn.message)
+            return StepResult(kind="next")
         if not turn.calls:
             # Not committed: if extraction fails, the retry asks again from the last good input.
             self.final_answer = turn.message
@@ -195,6 +210,7 @@ class CuaEngine(Engine[list[dict[str, Any]]]):
     def _new_input(self, shot: bytes, url: str) -> list[dict[str, Any]]:
         """The items this turn adds to the conversation: the goal message first, then call outputs."""
         image = image_data_url(shot)
+        url = self.session.secrets.mask_text(url)  # a secret in a query string stays with us
         if self._first_input is None:
             return [
                 {
@@ -206,7 +222,7 @@ class CuaEngine(Engine[list[dict[str, Any]]]):
                 }
             ]
         items: list[dict[str, Any]] = []
-        notes: list[str] = []
+        notes: list[str] = list(self.human_notes())
         for answer in self._pending:
             # `current_url` sits inside `output`, where OpenAI's reference computer-use loop puts it.
             output = {
@@ -222,7 +238,11 @@ class CuaEngine(Engine[list[dict[str, Any]]]):
                 notes.append(answer.note)
         if notes:
             text = "\n".join(notes) + "\nThe screenshot shows the page as it is now."
-            items.append({"role": "user", "content": [{"type": "input_text", "text": text}]})
+            text = self.session.secrets.mask_text(text)
+            content: list[dict[str, Any]] = [{"type": "input_text", "text": text}]
+            if not self._pending:  # no call output carries the screenshot: the message does
+                content.append({"type": "input_image", "image_url": image})
+            items.append({"role": "user", "content": content})
         return items
 
     def _request(self, new_items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -280,6 +300,7 @@ class CuaEngine(Engine[list[dict[str, Any]]]):
             self._turns[-1].extend(new_items)
         self._turns.append(list(turn.output))
         self._previous_id = turn.response_id
+        self.notes_delivered()
         self._pending = [_Answer(call_id=call.call_id) for call in turn.calls]
 
     # ---- actions ----------------------------------------------------------------------------------------

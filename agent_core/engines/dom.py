@@ -14,7 +14,7 @@ from typing import Any
 
 from agent_core.actions.execution import execute_action
 from agent_core.actions.parsing import AGENT_STEP_SCHEMA, parse_agent_step
-from agent_core.actions.vocabulary import Action, Complete, Terminate, action_to_dict
+from agent_core.actions.vocabulary import Action, AskHuman, Complete, Terminate, action_to_dict
 from agent_core.changes import measure_change
 from agent_core.control import cancellable
 from agent_core.engines.base import Engine, StepTimings
@@ -77,8 +77,11 @@ class DomEngine(Engine[PageView]):
             current_url=page_state.url,
             element_listing=listing,
             history=self.history[-self.config.history_window :],
-            notes=self._loop_notes(page_state),
+            notes=self.human_notes(),
+            warnings=self._loop_notes(page_state),
         )
+        # The page may show a secret the agent typed (a username in its field): the model never gets it.
+        system, user = self.session.secrets.mask_text(system), self.session.secrets.mask_text(user)
         with self._timed("hooks"):
             await self._screenshot_artifact(step, ArtifactKind.SCREENSHOT_LLM, shot, f"step-{step.order}")
             await self._artifact(step, ArtifactKind.HTML_SCRAPE, page_state.html.encode(), "text/html", "scrape.html")
@@ -113,10 +116,19 @@ class DomEngine(Engine[PageView]):
 
     async def act(self, step: StepRef, observation: PageView, reply: LLMReply) -> StepResult:
         plan = parse_agent_step(reply.parsed)
+        self.notes_delivered()  # the model has read them
         result = await self._execute_plan(step, plan.actions, observation.page)
         if result.kind == "next" and plan.goal_achieved and not plan.actions:
             return StepResult(kind="complete")
         return result
+
+    async def _ask(self, question: str) -> ActionResult:
+        try:
+            reply = await self.ask_human(question)
+        except StepFailedError as exc:
+            return ActionResult(success=False, error=str(exc))
+        answer = "(they took over the browser and handled it themselves)" if reply.handled else reply.answer
+        return ActionResult(success=True, data={"answer": answer, "by": reply.by, "handled": reply.handled})
 
     def forget_step(self) -> None:
         self._next_screenshot = None
@@ -134,6 +146,19 @@ class DomEngine(Engine[PageView]):
                 errors = [error.model_dump() for error in action.errors]
                 return StepResult(kind="terminate", errors=errors, reasoning=action.reasoning)
             as_dict = action_to_dict(action)
+            if isinstance(action, AskHuman):
+                result, self._next_screenshot = await self._perform_action(
+                    step, index, as_dict, functools.partial(self._ask, action.question)
+                )
+                answer = (result.data or {}).get("answer") if result.success else None
+                self.history.append(
+                    {"step": step.order, "action_type": "ask_human", "element_id": None,
+                     "reasoning": as_dict.get("reasoning", ""), "success": result.success, "error": result.error,
+                     "question": action.question, "answer": answer}
+                )  # fmt: skip
+                if not result.success:
+                    raise StepFailedError(f"ask_human failed: {result.error}")
+                return StepResult(kind="next")  # the page may have changed meanwhile: look again
             repeat = (_fingerprint(state), _action_key(as_dict))
             if self._done[repeat] >= self.config.loop_limit:
                 raise StepFailedError(

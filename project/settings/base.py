@@ -5,19 +5,56 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
-from project.settings.env import ConfigError, env, persistent_secret
+from cryptography.fernet import Fernet
+
+from agent_core.egress import EgressPolicy
+from project.settings.env import ConfigError, env, fernet_key, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env.str("LOOKOUT_VAR_DIR", default=str(BASE_DIR / "var")))
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless DEBUG=1: Django's technical error pages show settings and routes to whoever hits an error.
+DEBUG = env.bool("DEBUG", default=False)
+# A production deployment is one on PostgreSQL (its processes may run on several machines), or one that
+# says LOOKOUT_PRODUCTION=1. There SECRET_KEY must come from the environment (a key generated under one
+# machine's var/ would not be shared) and cookies are Secure; the embedded mode generates its key under var/.
+LOOKOUT_PRODUCTION = env.bool(
+    "LOOKOUT_PRODUCTION", default=env.str("DATABASE_URL", default="").split(":", 1)[0] in ("postgres", "postgresql", "pgsql")
+)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ConfigError("SECRET_KEY must be set when DEBUG=0 (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    if LOOKOUT_PRODUCTION:
+        raise ConfigError(
+            "SECRET_KEY must be set in production (DATABASE_URL is PostgreSQL, or LOOKOUT_PRODUCTION=1); "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
     SECRET_KEY = persistent_secret(VAR_DIR / "secret_key")
+
+# Encrypts credentials and saved logins at rest (MultiFernet): comma-separated Fernet keys, the first
+# encrypts, all decrypt; rotate with `manage.py rotate_encryption_key` (see README: Credentials).
+LOOKOUT_ENCRYPTION_KEY = env.str("LOOKOUT_ENCRYPTION_KEY", default="")
+# Required in production for the same reason as SECRET_KEY: every process must decrypt with the same keys.
+if not LOOKOUT_ENCRYPTION_KEY:
+    if LOOKOUT_PRODUCTION:
+        raise ConfigError(
+            "LOOKOUT_ENCRYPTION_KEY must be set in production (DATABASE_URL is PostgreSQL, or LOOKOUT_PRODUCTION=1); "
+            "generate one with: python -c "
+            "'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+        )
+    LOOKOUT_ENCRYPTION_KEY = persistent_secret(VAR_DIR / "encryption_key", make=fernet_key)
+LOOKOUT_ENCRYPTION_KEYS = [key.strip() for key in LOOKOUT_ENCRYPTION_KEY.split(",") if key.strip()]
+if not LOOKOUT_ENCRYPTION_KEYS:
+    raise ConfigError("LOOKOUT_ENCRYPTION_KEY holds no key (comma-separated Fernet keys, the first encrypts)")
+for _position, _key in enumerate(LOOKOUT_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ConfigError(
+            f"LOOKOUT_ENCRYPTION_KEY: key {_position} is not a Fernet key (32 random bytes, URL-safe base64)"
+        ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -37,6 +74,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "tasks_app",
 ]
 
@@ -49,7 +87,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "tasks_app.security.ContentSecurityPolicyMiddleware",  # before XFrameOptions: it reads that header
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # login throttling (see the security block below)
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -155,9 +195,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=LOOKOUT_PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=LOOKOUT_PRODUCTION)
 
 # ---- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -198,6 +237,11 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 LOOKOUT_MODEL = env.str("LOOKOUT_MODEL", default="gpt-4o")
 LOOKOUT_EXTRACTION_MODEL = env.str("LOOKOUT_EXTRACTION_MODEL", default="") or None
 LOOKOUT_CUA_MODEL = env.str("LOOKOUT_CUA_MODEL", default="computer-use-preview")
+# The models a task may name (the new-task form offers them as a list): comma-separated; by default the
+# dom and cua engines' defaults. Anything else is refused at task creation.
+LOOKOUT_MODELS = [m.strip() for m in env.list("LOOKOUT_MODELS", default=[]) if m.strip()] or list(
+    dict.fromkeys([LOOKOUT_MODEL, LOOKOUT_CUA_MODEL])
+)
 LOOKOUT_LLM_TIMEOUT = env.float("LOOKOUT_LLM_TIMEOUT", default=60.0)
 LOOKOUT_CHROMIUM = env.str("LOOKOUT_CHROMIUM", default="") or shutil.which("chromium") or None
 LOOKOUT_HEADLESS = env.bool("LOOKOUT_HEADLESS", default=True)
@@ -207,6 +251,19 @@ LOOKOUT_DEFAULT_MAX_STEPS = env.int("LOOKOUT_DEFAULT_MAX_STEPS", default=10)
 LOOKOUT_HEARTBEAT_SECONDS = env.float("LOOKOUT_HEARTBEAT_SECONDS", default=5.0)
 LOOKOUT_STALE_AFTER_SECONDS = env.float("LOOKOUT_STALE_AFTER_SECONDS", default=30.0)
 LOOKOUT_REQUEUE_LOST_RUNS = env.bool("LOOKOUT_REQUEUE_LOST_RUNS", default=False)
+# ---- egress: what the browser, uploads and webhooks may reach -------------------------------
+# Link-local and cloud metadata addresses are always refused; loopback, private, shared and reserved ones
+# unless listed here (comma-separated CIDRs, addresses or host names), e.g. "127.0.0.0/8" to try Lookout
+# on local sites. Built into a policy by tasks_app.egress.policy().
+LOOKOUT_ALLOWED_NETWORKS = env.str("LOOKOUT_ALLOWED_NETWORKS", default="")
+try:
+    EgressPolicy.from_setting(LOOKOUT_ALLOWED_NETWORKS)
+except ValueError as exc:
+    raise ConfigError(f"LOOKOUT_ALLOWED_NETWORKS: {exc}") from None
+# A browser download past this many megabytes is stopped and reported.
+LOOKOUT_MAX_DOWNLOAD_MB = env.float("LOOKOUT_MAX_DOWNLOAD_MB", default=100.0)
+if not LOOKOUT_MAX_DOWNLOAD_MB > 0:
+    raise ConfigError(f"LOOKOUT_MAX_DOWNLOAD_MB must be a positive number of megabytes (got {LOOKOUT_MAX_DOWNLOAD_MB:g})")
 # Video (needs ffmpeg), Playwright trace and HAR of every run, as artifacts; each organization can opt out
 # (Organization.record_runs). Prune old ones with `manage.py prune_recordings --days N`.
 LOOKOUT_RECORD_RUNS = env.bool("LOOKOUT_RECORD_RUNS", default=True)
@@ -215,9 +272,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The secrets of every run in progress are masked out of log lines (agent_core.secrets).
+    "filters": {"secrets": {"()": "agent_core.secrets.MaskingLogFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},  # axes: lockouts only
 }
 
 # ---- webhooks ------------------------------------------------------------------------------
@@ -227,9 +286,62 @@ LOOKOUT_WEBHOOK_BACKOFF_CAP = env.float("LOOKOUT_WEBHOOK_BACKOFF_CAP", default=3
 LOOKOUT_WEBHOOK_TIMEOUT = env.float("LOOKOUT_WEBHOOK_TIMEOUT", default=10.0)
 LOOKOUT_STEP_TIME_BUDGET = env.int("LOOKOUT_STEP_TIME_BUDGET", default=180)  # seconds per step for a run's time limit
 LOOKOUT_SWEEP_SECONDS = env.float("LOOKOUT_SWEEP_SECONDS", default=15.0)
+# Take control / ask a person: a held control with no input for this long is released; a question of the
+# agent unanswered for this long fails the run.
+LOOKOUT_CONTROL_IDLE_SECONDS = env.float("LOOKOUT_CONTROL_IDLE_SECONDS", default=600.0)
+LOOKOUT_INPUT_TIMEOUT = env.float("LOOKOUT_INPUT_TIMEOUT", default=1800.0)
 CELERY_TASK_DEFAULT_QUEUE = env.str("LOOKOUT_CELERY_QUEUE", default="lookout")
 LOOKOUT_SWEEP_QUEUE = env.str("LOOKOUT_SWEEP_QUEUE", default="") or CELERY_TASK_DEFAULT_QUEUE
-CELERY_TASK_ROUTES = {"tasks_app.sweep_stale_runs": {"queue": LOOKOUT_SWEEP_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "tasks_app.sweep_stale_runs": {"queue": LOOKOUT_SWEEP_QUEUE},
+    "tasks_app.apply_retention": {"queue": LOOKOUT_SWEEP_QUEUE},
+}
+# How often each organization's retention settings (events, artifacts, recordings older than N days) apply.
+LOOKOUT_RETENTION_SECONDS = env.float("LOOKOUT_RETENTION_SECONDS", default=3600.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-runs": {"task": "tasks_app.sweep_stale_runs", "schedule": LOOKOUT_SWEEP_SECONDS},
+    "apply-retention": {"task": "tasks_app.apply_retention", "schedule": LOOKOUT_RETENTION_SECONDS},
 }
+
+# ---- security: headers, TLS, login throttling, websockets (see README: Security) ---------------
+# X-Frame-Options, X-Content-Type-Options, Referrer-Policy and Cross-Origin-Opener-Policy come from Django's
+# middleware; the Content-Security-Policy from tasks_app.security.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Behind TLS (all off by default, since `make run` serves plain http on loopback):
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# A TLS-terminating proxy's header saying the request came over https, e.g. X-Forwarded-Proto. Only set
+# it when the proxy always sets (or strips) that header; the websocket origin check honours it too.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_ssl_header):
+        raise ConfigError(f"SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto (got {_proxy_ssl_header!r})")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
+# Login throttling (django-axes), on the dashboard's and the admin's login forms (API keys are untouched):
+# after LOOKOUT_LOGIN_FAILURE_LIMIT failures an account, and separately an address, is refused for
+# LOOKOUT_LOGIN_COOLOFF_MINUTES, even with the right password; a successful login clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOOKOUT_LOGIN_FAILURE_LIMIT = env.int("LOOKOUT_LOGIN_FAILURE_LIMIT", default=5)
+LOOKOUT_LOGIN_COOLOFF_MINUTES = env.float("LOOKOUT_LOGIN_COOLOFF_MINUTES", default=15.0)
+if LOOKOUT_LOGIN_FAILURE_LIMIT < 1 or LOOKOUT_LOGIN_COOLOFF_MINUTES <= 0:
+    raise ConfigError("LOOKOUT_LOGIN_FAILURE_LIMIT must be at least 1 and LOOKOUT_LOGIN_COOLOFF_MINUTES above 0")
+# The attempt that makes the 5th failure already answers with the lockout page; the 6th is refused unchecked.
+AXES_FAILURE_LIMIT = LOOKOUT_LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account, and per address
+AXES_COOLOFF_TIME = timedelta(minutes=LOOKOUT_LOGIN_COOLOFF_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Behind a reverse proxy every login comes from the proxy's address: name how many proxies append to
+# X-Forwarded-For so the address counted is the client's.
+LOOKOUT_PROXY_COUNT = env.int("LOOKOUT_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "tasks_app.security.client_ip"
+
+# Websockets re-check that their user may still read the task this often (seconds).
+LOOKOUT_WS_RECHECK_SECONDS = env.float("LOOKOUT_WS_RECHECK_SECONDS", default=5.0)

@@ -4,6 +4,9 @@
 import { wsUrl } from "./dom.js";
 
 const MAX_DELAY_MS = 15000;
+// The server closes a socket with this code when the user lost access to the task (removed from the
+// organization, logged out): reconnecting would be refused, so stop and say so.
+export const ACCESS_REVOKED = 4403;
 
 class Reconnecting {
   constructor({ onState = () => {} } = {}) {
@@ -47,8 +50,14 @@ class Reconnecting {
       this.attempt = 0;
       this.receive(message);
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this.stopped || this.ws !== ws) return;
+      if (event.code === ACCESS_REVOKED) {
+        this.stopped = true;
+        this.ws = null;
+        this.onState("revoked");
+        return;
+      }
       const delay = Math.min(MAX_DELAY_MS, 500 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
       this.attempt += 1;
       this.onState("reconnecting", delay);
@@ -89,10 +98,16 @@ export class TimelineSocket extends Reconnecting {
 }
 
 export class FramesSocket extends Reconnecting {
-  constructor(path, { onFrame, onState }) {
+  constructor(path, { onFrame, onState, onMessage = () => {} }) {
     super({ onState });
     this.path = path;
     this.onFrame = onFrame;
+    this.onMessage = onMessage;
+  }
+
+  // Up the same socket: the input events of the viewer holding control. Dropped while disconnected.
+  send(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
   url() {
@@ -104,6 +119,14 @@ export class FramesSocket extends Reconnecting {
   }
 
   receive(message) {
-    if (message.data instanceof Blob) this.onFrame(message.data);
+    if (message.data instanceof Blob) {
+      this.onFrame(message.data);
+      return;
+    }
+    try {
+      this.onMessage(JSON.parse(message.data)); // who holds control; input refused
+    } catch {
+      // not ours
+    }
   }
 }

@@ -115,6 +115,60 @@ export class Timeline {
     this.add(h("li", { class: "tl-status" }, h("span", { class: `tl-note ${d.approved ? "" : "bad"}` }, `${verdict}${d.by ? ` by ${d.by}` : ""}`), this.time(event)));
   }
 
+  on_profile_saved(d, event) {
+    const sites = (d.sites || []).join(", ");
+    const text = `Saved login ${d.profile} ${d.created ? "created" : "updated"}${sites ? ` (${sites})` : ""}`;
+    this.add(h("li", { class: "tl-status" }, h("span", { class: "tl-note" }, text), this.time(event)));
+  }
+
+  on_egress_blocked(d, event) {
+    const reason = String(d.reason || "").replace(/^blocked by the egress policy: /, "");
+    const text = d.omitted
+      ? `…and ${d.omitted} more requests were blocked by the egress policy`
+      : `Blocked by the egress policy: ${reason}`;
+    this.add(
+      h("li", { class: "tl-status tl-egress" },
+        h("span", { class: "tl-note warn" }, text),
+        d.url && !d.omitted ? [" ", h("code", { class: "tl-url" }, shorten(d.url, 120))] : null,
+        this.time(event)),
+    );
+  }
+
+  // ---- take control and questions -----------------------------------------------------------
+
+  on_control_taken(d, event) {
+    const from = d.previous ? ` (taken over from ${d.previous})` : "";
+    this.add(h("li", { class: "tl-status tl-control", dataset: { kind: "taken" } },
+      h("span", { class: "tl-note warn" }, `Control taken by ${d.by}${from}`), this.time(event)));
+  }
+
+  on_control_action(d) {
+    // Consecutive actions of the person in control share one compact list.
+    let block = this.list.lastElementChild;
+    if (!block || block.dataset.kind !== "actions") {
+      block = this.add(h("li", { class: "tl-status tl-control", dataset: { kind: "actions" } },
+        h("span", { class: "muted" }, `${d.by} in control:`), h("ul", { class: "tl-control-actions" })));
+    }
+    block.querySelector("ul").append(h("li", { dataset: { kind: d.kind } }, d.text));
+  }
+
+  on_control_released(d, event) {
+    const why = { idle: " after a while without input", "taken over": ": taken over" }[d.reason] || "";
+    this.add(h("li", { class: "tl-status tl-control", dataset: { kind: "released" } },
+      h("span", { class: "tl-note" }, `Control released by ${d.by}${why}`), this.time(event)));
+  }
+
+  on_input_requested(d, event) {
+    this.add(h("li", { class: "tl-status tl-question" },
+      h("div", { class: "tl-note warn" }, "The agent asks a person", this.time(event)),
+      h("blockquote", { class: "question-text" }, d.question || "")));
+  }
+
+  on_input_answered(d, event) {
+    const text = d.handled ? `${d.by} took control and handled it` : `Answered by ${d.by}: “${shorten(d.answer, 200)}”`;
+    this.add(h("li", { class: "tl-status tl-question" }, h("span", { class: "tl-note" }, text), this.time(event)));
+  }
+
   // ---- steps ------------------------------------------------------------------------------
 
   on_step_started(d, event) {

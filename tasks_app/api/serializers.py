@@ -61,6 +61,17 @@ class TaskOutput(serializers.ModelSerializer):
     pending_safety_checks = SafetyCheckSerializer(many=True, read_only=True)
     duration_seconds = serializers.FloatField(allow_null=True, read_only=True)
     total_tokens = serializers.IntegerField(read_only=True)
+    credentials = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                        help_text="Names of the credentials the run may use (never their values).")
+    secret_payload_keys = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                                help_text="Payload keys whose values are secret: shown as •••.")
+    control_holder = serializers.CharField(
+        source="control_holder_label", read_only=True,
+        help_text="Who has control of the agent's browser (take-control); empty when nobody does.",
+    )
+    pending_question = serializers.CharField(
+        read_only=True, help_text="The agent's question while the task is awaiting_input; answer it with /answer/."
+    )
 
     class Meta:
         model = Task
@@ -69,8 +80,10 @@ class TaskOutput(serializers.ModelSerializer):
             "id", "status", "url", "title", "navigation_goal", "data_extraction_goal", "navigation_payload",
             "extracted_information_schema", "error_code_mapping", "webhook_callback_url", "engine", "model",
             "max_steps", "failure_reason", "extracted_information", "errors", "pending_safety_checks",
+            "pending_question", "control_holder",
             "input_tokens", "output_tokens", "total_tokens", "cost", "retry_of", "created_by", "last_event_seq",
-            "created_at", "queued_at", "started_at", "finished_at", "duration_seconds",
+            "created_at", "queued_at", "started_at", "finished_at", "duration_seconds", "credentials",
+            "secret_payload_keys", "profile", "save_profile",
         ]  # fmt: skip
         read_only_fields = fields
 

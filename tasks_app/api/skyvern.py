@@ -22,7 +22,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import services
+from tasks_app import json_limits, services
 from tasks_app.api.base import OrgApi, errors
 from tasks_app.api.serializers import artifact_content_url, no_null_characters
 from tasks_app.errors import InvalidRequestError
@@ -37,6 +37,7 @@ RUN_STATUS: dict[str, str] = {
     S.RUNNING: "running",
     S.PAUSED: "running",
     S.AWAITING_APPROVAL: "running",
+    S.AWAITING_INPUT: "running",  # Skyvern's RunStatus has no waiting-for-a-person status
     S.COMPLETED: "completed",
     S.FAILED: "failed",
     S.TERMINATED: "terminated",
@@ -306,7 +307,9 @@ class RunTaskApi(OrgApi):
         def validate_data_extraction_schema(self, value: Any) -> Any:
             if isinstance(value, str) and value.strip():
                 try:
-                    value = json.loads(value)
+                    value = json_limits.loads(value)
+                except json_limits.JSONTooDeepError as exc:
+                    raise serializers.ValidationError(str(exc)) from exc
                 except json.JSONDecodeError as exc:
                     raise serializers.ValidationError("not valid JSON") from exc
             if value in (None, ""):

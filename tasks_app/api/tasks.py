@@ -99,6 +99,24 @@ class TasksApi(OrgApi):
             min_value=1, required=False, allow_null=True,
             help_text="At most the organization's limit; defaults to the server's default.",
         )
+        credentials = serializers.ListField(
+            child=serializers.CharField(max_length=64), required=False, max_length=20,
+            help_text="Names of the organization's credentials the agent may log in with. The model sees only "
+            "placeholders such as `{{acme.password}}`; the values are typed for it, on the credential's sites.",
+        )
+        secret_payload_keys = serializers.ListField(
+            child=serializers.CharField(max_length=100), required=False, max_length=50,
+            help_text="navigation_payload keys whose values are secret: stored encrypted, shown as •••, and given "
+            "to the model as `{{payload.KEY}}` placeholders that are replaced as they are typed.",
+        )
+        profile = serializers.CharField(
+            max_length=64, required=False, allow_blank=True,
+            help_text="A saved login (browser profile) to start from: its cookies and local storage are loaded.",
+        )
+        save_profile = serializers.BooleanField(
+            required=False, help_text="Save the browser's cookies and local storage as `profile` when the run "
+            "completes (created if missing; the last run to save wins).",
+        )
 
         class Meta:
             ref_name = "TaskCreate"
@@ -315,6 +333,39 @@ TaskApproveApi = _control("approve", services.approve_safety_checks, "Approve pe
                           "awaiting_approval → running: the held action runs.")
 TaskDenyApi = _control("deny", services.deny_safety_checks, "Deny pending safety checks",
                        "awaiting_approval → terminated, naming the checks in the failure reason.")
+TaskTakeControlApi = _control(
+    "take-control", services.take_control, "Take control of the agent's browser",
+    "The run pauses at its next checkpoint (at once when paused or awaiting_input) and the caller drives its "
+    "page from the dashboard's live view. One holder at a time: 409 names who has control; an organization "
+    "admin takes it over. Idempotent for the holder.",
+)
+TaskReleaseControlApi = _control(
+    "release-control", services.release_control, "Hand the browser back to the agent",
+    "The run resumes from the page as the person left it, and the model is told what they did; a task "
+    "awaiting_input gets \"handled it myself\" as its answer. The holder or an organization admin only.",
+)
+
+
+class AnswerInput(serializers.Serializer):
+    answer = serializers.CharField(max_length=4000, help_text="Goes to the model with its next step.")
+
+    class Meta:
+        ref_name = "TaskAnswer"
+
+
+class TaskAnswerApi(TaskControlApi):
+    InputSerializer = AnswerInput
+
+    def control(self, task: Task) -> Task:
+        serializer = self.InputSerializer(data=self.body())
+        serializer.is_valid(raise_exception=True)
+        return services.answer_question(task=task, by=self.actor, answer=serializer.validated_data["answer"])
+
+    @control_schema("answer", "Answer the agent's question", "awaiting_input → running: the answer goes to the "
+                    "model with its next step (`pending_question` holds the question).", request=AnswerInput,
+                    statuses=(400, 415))
+    def post(self, request: Request, task_id: UUID) -> Response:
+        return super().post(request, task_id)
 
 
 class TerminateInput(serializers.Serializer):

@@ -1,9 +1,11 @@
-"""Routes under /api/v1/: tasks and their controls, API keys, the OpenAPI schema and its docs page."""
+"""Routes under /api/v1/: tasks and their controls, API keys, credentials and saved logins, the OpenAPI
+schema and its docs page."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from tasks_app.api import keys, tasks
+from tasks_app.api import credentials, keys, tasks
+from tasks_app.security import csp_changes
 
 app_name = "api"
 
@@ -27,8 +29,21 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/retry-step/", tasks.TaskRetryStepApi.as_view(), name="task-retry-step"),
     path("tasks/<uuid:task_id>/approve/", tasks.TaskApproveApi.as_view(), name="task-approve"),
     path("tasks/<uuid:task_id>/deny/", tasks.TaskDenyApi.as_view(), name="task-deny"),
+    path("tasks/<uuid:task_id>/take-control/", tasks.TaskTakeControlApi.as_view(), name="task-take-control"),
+    path("tasks/<uuid:task_id>/release-control/", tasks.TaskReleaseControlApi.as_view(), name="task-release-control"),
+    path("tasks/<uuid:task_id>/answer/", tasks.TaskAnswerApi.as_view(), name="task-answer"),
     path("keys/", keys.ApiKeysApi.as_view(), name="keys"),
     path("keys/<int:key_id>/revoke/", keys.ApiKeyRevokeApi.as_view(), name="key-revoke"),
+    path("credentials/", credentials.CredentialsApi.as_view(), name="credentials"),
+    path("credentials/<int:credential_id>/", credentials.CredentialDetailApi.as_view(), name="credential-detail"),
+    path("profiles/", credentials.ProfilesApi.as_view(), name="profiles"),
+    path("profiles/<int:profile_id>/", credentials.ProfileDetailApi.as_view(), name="profile-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Swagger UI's init script is served by the same view (?script=), so the page runs no inline script;
+    # its page carries one inline <style>.
+    path(
+        "docs/",
+        csp_changes(style_src=["'self'", "'unsafe-inline'"])(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
+        name="docs",
+    ),
 ]

@@ -22,7 +22,9 @@ class RunDispatcher:
 
     def run(self, task_id: Any) -> None:
         if settings.LOOKOUT_RUNNER == "celery":
+            # Plus one question's wait for a person (ask_human), which the steps' budget does not cover.
             limit = run_time_limit(task_id=task_id, seconds_per_step=settings.LOOKOUT_STEP_TIME_BUDGET)
+            limit += int(settings.LOOKOUT_INPUT_TIMEOUT)
             execute_task_job.apply_async(
                 kwargs={"task_id": str(task_id)},
                 soft_time_limit=limit,
@@ -32,15 +34,17 @@ class RunDispatcher:
         else:
             inprocess.schedule(task_id)
 
-    def webhook(self, task_id: Any, *, attempt: int, countdown: float) -> None:
+    def webhook(self, task_id: Any, *, attempt: int, countdown: float, event: str = "task.finished") -> None:
         if settings.LOOKOUT_RUNNER == "celery":
             deliver_webhook_job.apply_async(
-                kwargs={"task_id": str(task_id), "attempt": attempt},
+                kwargs={"task_id": str(task_id), "attempt": attempt, "event": event},
                 countdown=countdown,
                 queue=settings.CELERY_TASK_DEFAULT_QUEUE,
             )
             return
-        if not inprocess.schedule_later(countdown, lambda: deliver_webhook_job(task_id=str(task_id), attempt=attempt)):
+        if not inprocess.schedule_later(
+            countdown, lambda: deliver_webhook_job(task_id=str(task_id), attempt=attempt, event=event)
+        ):
             # no server loop (e.g. the run_task command): deliver in line, retries included
             time.sleep(countdown)
-            deliver_webhook_job(task_id=str(task_id), attempt=attempt)
+            deliver_webhook_job(task_id=str(task_id), attempt=attempt, event=event)

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import tempfile
+from dataclasses import replace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -18,9 +19,18 @@ from django.conf import settings
 from agent_core.browser import BrowserManager
 from agent_core.llm import OpenAIClient
 from agent_core.runner import run_agent
-from agent_core.types import RunOutcome, RunStatus
+from agent_core.types import RunOutcome, RunStatus, TaskSpec
+from tasks_app.crypto import DecryptionError
+from tasks_app.errors import NotFoundError
 from tasks_app.models import Artifact, Task
-from tasks_app.runs.config import NO_FFMPEG, agent_config, browser_config, llm_config, spec_from_task
+from tasks_app.runs.config import (
+    NO_FFMPEG,
+    agent_config,
+    browser_config,
+    llm_config,
+    spec_from_task,
+    start_state,
+)
 from tasks_app.runs.control import DbControl
 from tasks_app.runs.hooks import RecordingHooks
 from tasks_app.selectors.artifacts import has_artifact
@@ -64,18 +74,24 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
     workdir = tempfile.mkdtemp(prefix="lookout-run-")
     run_browser_config = browser_config(workdir=workdir, organization=task.organization)
     try:
-        if run_browser_config.trace and not run_browser_config.video_dir:
-            await _note_recording(task.pk, "video", NO_FFMPEG)
-        outcome = await run_agent(
-            spec_from_task(task),
-            browser=browser,
-            llm=llm,
-            llm_config=cfg,
-            hooks=hooks,
-            control=control,
-            config=agent_config(task),
-            browser_config=run_browser_config,
-        )
+        try:
+            spec, state = await database_sync_to_async(_secrets_of)(task)
+        except (NotFoundError, DecryptionError) as exc:
+            outcome = RunOutcome(status=RunStatus.FAILED, failure_reason=f"cannot start: {exc}")
+        else:
+            run_browser_config = replace(run_browser_config, storage_state=state, save_storage_state=task.save_profile)
+            if run_browser_config.trace and not run_browser_config.video_dir:
+                await _note_recording(task.pk, "video", NO_FFMPEG)
+            outcome = await run_agent(
+                spec,
+                browser=browser,
+                llm=llm,
+                llm_config=cfg,
+                hooks=hooks,
+                control=control,
+                config=agent_config(task),
+                browser_config=run_browser_config,
+            )
     except asyncio.CancelledError:
         outcome = RunOutcome(status=RunStatus.FAILED, failure_reason="the worker stopped during the run")
         raise
@@ -89,6 +105,10 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
         # so they are artifacts by now.
         shutil.rmtree(workdir, ignore_errors=True)
         await llm.close()
+        try:
+            await hooks.finish()
+        except Exception:  # noqa: BLE001 - a missing summary line must not keep the task from ending
+            logger.exception("could not record the end of task %s's egress refusals", task_id)
         if run_browser_config.video_dir and hooks.session is not None:
             if not await database_sync_to_async(has_artifact)(task_id=task.pk, kind=Artifact.Kind.RECORDING):
                 await _note_recording(task.pk, "video", NO_VIDEO)
@@ -100,6 +120,13 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
             errors=outcome.errors,
         )
     return finished
+
+
+def _secrets_of(task: Task) -> tuple[TaskSpec, dict[str, Any] | None]:
+    """The spec with its secrets, and the saved login to start from; their "last used" becomes now."""
+    spec, state = spec_from_task(task), start_state(task)
+    run_services.mark_secrets_used(task=task)
+    return spec, state
 
 
 async def _note_recording(task_id: Any, recording: str, reason: str) -> None:

@@ -15,6 +15,7 @@ from agent_core.types import (
     ActionFinished,
     ActionStarted,
     ArtifactOut,
+    EgressBlocked,
     Frame,
     LLMDelta,
     LLMResponse,
@@ -26,6 +27,10 @@ from tasks_app.events import LLMDeltaData, apublish, frames_group, task_group
 from tasks_app.pricing import cost_of
 from tasks_app.services import runs as run_services
 
+# Refusals recorded one by one per run; past this a page asking for thousands of refused URLs costs a
+# counter, and one event at the end says how many more there were.
+MAX_EGRESS_EVENTS = 50
+
 
 class RecordingHooks(RunHooks):
     """Writes what the agent reports for one task. Keeps the agent's (order, retry) and action indexes
@@ -36,6 +41,7 @@ class RecordingHooks(RunHooks):
         self.steps: dict[tuple[int, int], int] = {}
         self.actions: dict[tuple[int, int], int] = {}
         self.session: BrowserSession | None = None
+        self.egress_refusals = 0
         self._frame_pending: Frame | None = None
         self._frame_sender: asyncio.Task[None] | None = None
 
@@ -116,6 +122,24 @@ class RecordingHooks(RunHooks):
             output_tokens=event.usage.output_tokens,
         )
 
+    async def egress_blocked(self, event: EgressBlocked) -> None:
+        self.egress_refusals += 1
+        if self.egress_refusals <= MAX_EGRESS_EVENTS:
+            await database_sync_to_async(run_services.record_egress_blocked)(
+                task_id=self.task_id, url=event.url, reason=event.reason
+            )
+
+    async def finish(self) -> None:
+        """The run is over: record what was left off (one event counting the refusals past the first ones)."""
+        omitted = self.egress_refusals - MAX_EGRESS_EVENTS
+        if omitted > 0:
+            await database_sync_to_async(run_services.record_egress_blocked)(
+                task_id=self.task_id,
+                url="",
+                reason=f"and {omitted} more requests blocked by the egress policy",
+                omitted=omitted,
+            )
+
     # live view: latest-wins, never blocking the agent
     async def frame(self, event: Frame) -> None:
         self._frame_pending = event
@@ -129,3 +153,7 @@ class RecordingHooks(RunHooks):
 
     async def browser_ready(self, session: Any) -> None:
         self.session = session
+
+    async def storage_state(self, state: dict[str, Any]) -> None:
+        """A completed run's saved login: stored encrypted as the task's profile (see services.runs)."""
+        await database_sync_to_async(run_services.save_run_profile)(task_id=self.task_id, state=state)

@@ -22,6 +22,7 @@ from django.conf import settings
 from tasks_app.runs.browser import get_browser
 from tasks_app.runs.execute import execute_task
 from tasks_app.selectors.tasks import queued_task_ids
+from tasks_app.services.retention import apply_retention
 from tasks_app.services.sweeper import recover_runs_of, redispatch_deferred, sweep_stale_runs
 
 logger = logging.getLogger(__name__)
@@ -61,11 +62,17 @@ async def _startup() -> None:
 
 
 async def _sweep_forever() -> None:
+    """The embedded mode's beat: lost runs, deferred runs, and (every LOOKOUT_RETENTION_SECONDS) retention."""
+    loop = asyncio.get_running_loop()
+    retention_due = loop.time()
     while True:
         await asyncio.sleep(max(5.0, settings.LOOKOUT_STALE_AFTER_SECONDS / 2))
         try:
             await database_sync_to_async(sweep_stale_runs)()
             await database_sync_to_async(redispatch_deferred)()
+            if loop.time() >= retention_due:
+                retention_due = loop.time() + settings.LOOKOUT_RETENTION_SECONDS
+                await database_sync_to_async(apply_retention)()
         except Exception:  # noqa: BLE001
             logger.exception("sweeper failed")
 

@@ -9,11 +9,12 @@ from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_shutdown, worker_shutdown
 
 from tasks_app.runs import browser as worker_browser
 from tasks_app.runs.execute import execute_task, worker_name
 from tasks_app.services.dispatch import dispatch_webhook
+from tasks_app.services.retention import apply_retention
 from tasks_app.services.sweeper import redispatch_deferred, sweep_stale_runs
 from tasks_app.services.tasks import time_out_task
 from tasks_app.services.webhooks import attempt_webhook
@@ -38,10 +39,10 @@ def execute_task_job(*, task_id: str) -> None:
 
 
 @shared_task(name="tasks_app.deliver_webhook", ignore_result=True)
-def deliver_webhook_job(*, task_id: str, attempt: int = 1) -> None:
-    delay = attempt_webhook(task_id=task_id, attempt=attempt)
+def deliver_webhook_job(*, task_id: str, attempt: int = 1, event: str = "task.finished") -> None:
+    delay = attempt_webhook(task_id=task_id, attempt=attempt, event=event)
     if delay is not None:
-        dispatch_webhook(task_id, attempt=attempt + 1, countdown=delay)
+        dispatch_webhook(task_id, attempt=attempt + 1, countdown=delay, event=event)
 
 
 @shared_task(name="tasks_app.sweep_stale_runs", ignore_result=True)
@@ -52,7 +53,14 @@ def sweep_stale_runs_job() -> None:
     redispatch_deferred()
 
 
-@worker_process_shutdown.connect
+@shared_task(name="tasks_app.apply_retention", ignore_result=True)
+def apply_retention_job() -> None:
+    for retained in apply_retention():
+        logger.info("retention: %s", retained)
+
+
+@worker_process_shutdown.connect  # a prefork pool's child
+@worker_shutdown.connect  # the worker's main process (where the threads and solo pools run jobs)
 def _close_worker_browser(**_: Any) -> None:
     """A worker process that is stopping closes its Chromium instead of leaving it to the OS."""
     worker_browser.shutdown()

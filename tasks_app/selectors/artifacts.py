@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
+from tasks_app import json_limits
 from tasks_app.errors import NotFoundError
 from tasks_app.models import Artifact, Organization, Step, Task
 
@@ -113,14 +114,18 @@ def artifact_preview(artifact: Artifact, *, limit: int = PREVIEW_LIMIT_BYTES) ->
     text = raw[:limit].decode("utf-8", errors="replace")
     if not truncated and viewer_for(artifact) == "json":
         try:
-            return Preview(json.dumps(json.loads(text), indent=2, ensure_ascii=False), False, True)
+            return Preview(json.dumps(json_limits.loads(text), indent=2, ensure_ascii=False), False, True)
         except ValueError:
             pass
     return Preview(text, truncated, False)
 
 
-def old_recordings(*, older_than: datetime, organization: Organization | None = None) -> QuerySet[Artifact]:
-    artifacts = Artifact.objects.filter(kind__in=RECORDING_KINDS, created_at__lt=older_than)
+def old_artifacts(
+    *, older_than: datetime, organization: Organization | None = None, recordings: bool = False
+) -> QuerySet[Artifact]:
+    """Artifacts created before `older_than`: the recordings (video, trace, HAR), or everything else."""
+    kinds = Artifact.objects.filter(kind__in=RECORDING_KINDS)
+    artifacts = (kinds if recordings else Artifact.objects.exclude(kind__in=RECORDING_KINDS)).filter(created_at__lt=older_than)
     if organization is not None:
         artifacts = artifacts.filter(task__organization=organization)
     return artifacts.select_related("task__organization").order_by("task__organization__slug", "created_at", "id")

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from tasks_app.errors import NotFoundError
 from tasks_app.models import Action, Organization, Step, Task
@@ -67,8 +68,15 @@ def task_page_list(*, organization: Organization, status: str = "", engine: str 
         engine=engine if engine in Task.Engine.values else None,
         q=q,
     )
-    # Meta.ordering is not applied to GROUP BY queries, so the order is spelled out.
-    return tasks.annotate(step_count=Count("steps")).order_by("-created_at", "-pk")
+    # The step count is a correlated subquery, not a join + GROUP BY: PostgreSQL then walks the
+    # (organization, created_at) index and counts steps for the 25 rows of the page only, and the
+    # paginator's COUNT(*) (which drops unused annotations) never touches the steps table.
+    return tasks.annotate(step_count=_step_count()).order_by("-created_at", "-pk")
+
+
+def _step_count() -> Any:
+    steps = Step.objects.filter(task=OuterRef("pk")).order_by().values("task").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(steps), 0)
 
 
 def task_statuses(*, organization: Organization, ids: list[str]) -> QuerySet[Task]:
@@ -81,7 +89,7 @@ def task_statuses(*, organization: Organization, ids: list[str]) -> QuerySet[Tas
             continue
     return (
         Task.objects.filter(organization=organization, pk__in=valid)
-        .annotate(step_count=Count("steps"))
+        .annotate(step_count=_step_count())
         .only("id", "status", "started_at", "finished_at")
     )
 
@@ -137,11 +145,34 @@ class ControlState:
     status: str
     failure_reason: str
     stop_cause: str
+    holder_id: int | None = None  # the user holding control of the browser (None for an API key, or nobody)
+    holder: str = ""  # who holds control ("" when nobody does)
+    input_requested_at: datetime | None = None
+    has_reply: bool = False  # an answer to the agent's question waits to be read (services.control)
 
 
 def control_state(*, task_id: Any) -> ControlState | None:
-    row = Task.objects.filter(pk=task_id).values_list("status", "failure_reason", "stop_cause").first()
-    return ControlState(*row) if row else None
+    row = (
+        Task.objects.filter(pk=task_id)
+        .values_list(
+            "status", "failure_reason", "stop_cause", "control_holder_id", "control_holder_label",
+            "input_requested_at", "input_reply",
+        )
+        .first()
+    )
+    if not row:
+        return None
+    return ControlState(*row[:6], has_reply=row[6] is not None)
+
+
+def control_holder(*, task_id: Any) -> tuple[int | None, str]:
+    """(user id, label) of whoever holds control of the task's browser; (None, "") when nobody does."""
+    row = (
+        Task.objects.filter(pk=task_id, status__in=Task.ACTIVE_STATUSES)
+        .values_list("control_holder_id", "control_holder_label")
+        .first()
+    )
+    return (row[0], row[1]) if row and row[1] else (None, "")
 
 
 def count_active_runs(*, organization_id: Any) -> int:

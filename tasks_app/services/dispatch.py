@@ -14,8 +14,8 @@ class Dispatcher(Protocol):
     def run(self, task_id: Any) -> None:
         """Start executing a queued task (it claims the task itself, so a double dispatch is harmless)."""
 
-    def webhook(self, task_id: Any, *, attempt: int, countdown: float) -> None:
-        """Make delivery attempt `attempt` of the task's webhook after `countdown` seconds."""
+    def webhook(self, task_id: Any, *, attempt: int, countdown: float, event: str = "task.finished") -> None:
+        """Make delivery attempt `attempt` of the task's webhook for `event` after `countdown` seconds."""
 
 
 _dispatcher: Dispatcher | None = None
@@ -37,5 +37,8 @@ def dispatch_run(task_id: Any) -> None:
     _current().run(task_id)
 
 
-def dispatch_webhook(task_id: Any, *, attempt: int, countdown: float = 0) -> None:
-    _current().webhook(task_id, attempt=attempt, countdown=countdown)
+def dispatch_webhook(task_id: Any, *, attempt: int, countdown: float = 0, event: str = "task.finished") -> None:
+    if event == "task.finished":  # the original call, kept for dispatchers that know only that event
+        _current().webhook(task_id, attempt=attempt, countdown=countdown)
+    else:
+        _current().webhook(task_id, attempt=attempt, countdown=countdown, event=event)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tasks_app.models import Organization
-from tasks_app.selectors.artifacts import old_recordings
+from tasks_app.selectors.artifacts import old_artifacts
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +26,17 @@ class PrunedRecordings:
 
 
 def prune_recordings(
-    *, older_than: datetime, organization: Organization | None = None, dry_run: bool = False
+    *, older_than: datetime, organization: Organization | None = None, dry_run: bool = False, recordings: bool = True
 ) -> list[PrunedRecordings]:
     """Delete recording, trace and HAR artifacts created before `older_than` (of one organization, or all):
     files from storage first, then their rows. Returns per-organization totals, in slug order.
 
     Safe to run again: an artifact whose file storage could not delete keeps its row and is retried next
-    time; a file already gone counts as deleted."""
+    time; a file already gone counts as deleted. With recordings=False, the other artifacts instead
+    (screenshots, pages, prompts, downloads)."""
     results: dict[int, PrunedRecordings] = {}
-    for artifact in old_recordings(older_than=older_than, organization=organization).iterator(chunk_size=500):
+    old = old_artifacts(older_than=older_than, organization=organization, recordings=recordings)
+    for artifact in old.iterator(chunk_size=500):
         org = artifact.task.organization
         result = results.setdefault(org.pk, PrunedRecordings(organization=org))
         if not dry_run:

@@ -16,14 +16,16 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks_app.events import ArtifactCreatedData
+from tasks_app.events import ArtifactCreatedData, EgressBlockedData
 from tasks_app.models import Action, Artifact, Step, Task
+from tasks_app.services.credentials import mark_credentials_used, mark_profile_used, save_profile_state
 from tasks_app.services.events import record_event
 from tasks_app.services.tasks import finish_task
 
 logger = logging.getLogger(__name__)
 
 RECORDING_NOTE = "recording.unavailable"
+EGRESS_BLOCKED = "egress.blocked"
 
 
 # ---- steps ----------------------------------------------------------------------------------
@@ -263,6 +265,37 @@ def take_retry_step_request(*, task_id: Any) -> bool:
 def note_recording_unavailable(*, task_id: Any, recording: str, reason: str) -> None:
     """A timeline event saying why a recording is missing; the task page's recordings section shows it."""
     record_event(task_id=task_id, type=RECORDING_NOTE, data={"recording": recording, "reason": reason})
+
+
+def mark_secrets_used(*, task: Task) -> None:
+    """The run starts with the task's credentials and saved login: their "last used" is now."""
+    mark_credentials_used(organization=task.organization, names=task.credentials or [])
+    if task.profile:
+        mark_profile_used(organization=task.organization, name=task.profile)
+
+
+def save_run_profile(*, task_id: Any, state: dict[str, Any]) -> None:
+    """A completed run's browser state becomes the task's saved login (when it asked to save it), and the
+    timeline says so. The state itself is stored encrypted and never shown."""
+    task = Task.objects.select_related("organization").filter(pk=task_id).first()
+    if task is None or not (task.save_profile and task.profile):
+        return
+    with transaction.atomic():
+        saved = save_profile_state(organization=task.organization, name=task.profile, state=state, task_id=task.pk)
+        record_event(
+            task_id=task_id,
+            type="profile.saved",
+            data={"profile": saved.profile.name, "sites": saved.profile.sites, "created": saved.created},
+        )
+
+
+def record_egress_blocked(*, task_id: Any, url: str, reason: str, omitted: int = 0) -> None:
+    """A request of the run that the egress policy refused, on the timeline; with `omitted`, the one event
+    that counts the refusals left off after the first ones (the caller bounds how many it records)."""
+    data = EgressBlockedData(url=url[:2048], reason=reason[:1000])
+    if omitted:
+        data["omitted"] = omitted
+    record_event(task_id=task_id, type=EGRESS_BLOCKED, data=data)
 
 
 def end_run(

@@ -7,21 +7,25 @@ operator and a worker, racing on the same task cannot both win: the loser gets a
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, cast
-from urllib.parse import urlparse
 
-import jsonschema
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agent_core.secrets import PAYLOAD_KEY_PATTERN
 from tasks_app.access import Actor, actor_label, ensure_can_control
+from tasks_app.crypto import decrypt_json, encrypt_json
+from tasks_app.egress import check_task_url
 from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
 from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
 from tasks_app.models import ApiKey, Organization, Task
+from tasks_app.selectors.credentials import missing_credentials, profile_exists
 from tasks_app.selectors.tasks import count_active_runs, deferred_task_ids
+from tasks_app.services.credentials import validate_name
 from tasks_app.services.dispatch import dispatch_run
 from tasks_app.services.events import record_event
 from tasks_app.services.webhooks import schedule_webhook
@@ -31,9 +35,12 @@ S = Task.Status
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.CREATED: frozenset({S.QUEUED, S.CANCELED}),
     S.QUEUED: frozenset({S.RUNNING, S.CANCELED}),
-    S.RUNNING: frozenset({S.PAUSED, S.AWAITING_APPROVAL, S.COMPLETED, S.FAILED, S.TERMINATED, S.TIMED_OUT, S.QUEUED}),
+    S.RUNNING: frozenset(
+        {S.PAUSED, S.AWAITING_APPROVAL, S.AWAITING_INPUT, S.COMPLETED, S.FAILED, S.TERMINATED, S.TIMED_OUT, S.QUEUED}
+    ),
     S.PAUSED: frozenset({S.RUNNING, S.TERMINATED, S.FAILED, S.TIMED_OUT, S.QUEUED}),
     S.AWAITING_APPROVAL: frozenset({S.RUNNING, S.TERMINATED, S.FAILED, S.TIMED_OUT, S.QUEUED}),
+    S.AWAITING_INPUT: frozenset({S.RUNNING, S.TERMINATED, S.FAILED, S.TIMED_OUT, S.QUEUED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
     S.TERMINATED: frozenset(),
@@ -108,26 +115,18 @@ def dispatch_deferred(*, task_id: Any) -> list[Any]:
 
 def validate_task_request(*, organization: Organization, request: dict[str, Any]) -> dict[str, Any]:
     """Check a task request and return it normalised. Raises InvalidRequestError naming the field."""
-    url = str(request.get("url") or "").strip()
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidRequestError(f"url must be an http(s) URL with a host (got {url!r})", field="url")
-    request["url"] = url
+    from tasks_app.schemas import check_extraction_schema
+    from tasks_app.validation import check_http_url, check_model
+
+    request["url"] = check_http_url(str(request.get("url") or ""), field="url")
+    check_task_url(request["url"])  # a 400 naming the rule: "url is blocked by the egress policy: ..."
     if not (request.get("navigation_goal") or request.get("data_extraction_goal")):
         raise InvalidRequestError(
             "give a navigation_goal, a data_extraction_goal or both", field="navigation_goal"
         )
     schema = request.get("extracted_information_schema")
     if schema is not None:
-        if not isinstance(schema, dict):
-            raise InvalidRequestError("extracted_information_schema must be a JSON object", field="extracted_information_schema")
-        try:
-            jsonschema.validators.validator_for(schema).check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise InvalidRequestError(
-                f"extracted_information_schema is not a valid JSON Schema: {exc.message}",
-                field="extracted_information_schema",
-            ) from exc
+        check_extraction_schema(schema)  # valid, bounded, and no regex that backtracks catastrophically
     payload = request.get("navigation_payload")
     if payload is not None and len(json.dumps(payload)) > MAX_PAYLOAD_BYTES:
         raise InvalidRequestError(
@@ -156,10 +155,66 @@ def validate_task_request(*, organization: Organization, request: dict[str, Any]
     request["max_steps"] = max_steps
     webhook = str(request.get("webhook_callback_url") or "").strip()
     if webhook:
-        wp = urlparse(webhook)
-        if wp.scheme not in ("http", "https") or not wp.netloc:
-            raise InvalidRequestError("webhook_callback_url must be an http(s) URL", field="webhook_callback_url")
+        webhook = check_http_url(webhook, field="webhook_callback_url")
+        check_task_url(webhook, field="webhook_callback_url", purpose="fetch")
     request["webhook_callback_url"] = webhook
+    if "model" in request:
+        request["model"] = check_model(request.get("model"))
+    _validate_secrets(organization=organization, request=request)
+    return request
+
+
+def _validate_secrets(*, organization: Organization, request: dict[str, Any]) -> None:
+    """credentials (names of the organization's credentials), secret_payload_keys (top-level keys of a
+    payload object, with real values) and profile / save_profile."""
+    names = request.get("credentials") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidRequestError("credentials must be a list of credential names", field="credentials")
+    names = list(dict.fromkeys(n.strip() for n in names))
+    missing = missing_credentials(organization=organization, names=names)
+    if missing:
+        raise InvalidRequestError(f"no credential named {', '.join(map(repr, missing))} in this organization", field="credentials")
+    request["credentials"] = names
+    keys = request.get("secret_payload_keys") or []
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise InvalidRequestError("secret_payload_keys must be a list of navigation_payload keys", field="secret_payload_keys")
+    keys = list(dict.fromkeys(keys))
+    payload = request.get("navigation_payload")
+    if keys and not isinstance(payload, dict):
+        raise InvalidRequestError("secret_payload_keys needs a navigation_payload object", field="secret_payload_keys")
+    for key in keys:
+        if not SECRET_KEY.fullmatch(key):
+            raise InvalidRequestError(f"{key!r} cannot be a secret payload key (no braces or spaces)", field="secret_payload_keys")
+        if key not in payload:  # type: ignore[operator]  # a dict, checked above
+            raise InvalidRequestError(f"{key!r} is not a key of navigation_payload", field="secret_payload_keys")
+        if payload[key] == Task.SECRET_SHOWN:  # type: ignore[index]
+            raise InvalidRequestError(
+                f"type the secret value of {key!r} again: secret values are never shown, so {Task.SECRET_SHOWN} is not one",
+                field="navigation_payload",
+            )
+    request["secret_payload_keys"] = keys
+    profile = str(request.get("profile") or "").strip()
+    save = bool(request.get("save_profile"))
+    if save and not profile:
+        raise InvalidRequestError("save_profile needs a profile name", field="profile")
+    if profile:
+        profile = validate_name(profile, field="profile", what="profile")
+        if not save and not profile_exists(organization=organization, name=profile):
+            raise InvalidRequestError(
+                f"no browser profile named {profile!r}; a task with save_profile creates it", field="profile"
+            )
+    request["profile"], request["save_profile"] = profile, save
+
+
+def _split_secret_payload(request: dict[str, Any]) -> dict[str, Any]:
+    """Take the secret payload values out of the request: they are stored encrypted (`secret_payload`)
+    and the stored navigation_payload shows Task.SECRET_SHOWN in their place."""
+    keys = request.get("secret_payload_keys") or []
+    payload = request.get("navigation_payload")
+    if not keys or not isinstance(payload, dict):
+        return request
+    request["secret_payload"] = encrypt_json({key: payload[key] for key in keys})
+    request["navigation_payload"] = {k: Task.SECRET_SHOWN if k in keys else v for k, v in payload.items()}
     return request
 
 
@@ -175,7 +230,12 @@ REQUEST_FIELDS = (
     "engine",
     "model",
     "max_steps",
+    "credentials",
+    "secret_payload_keys",
+    "profile",
+    "save_profile",
 )
+SECRET_KEY = re.compile(PAYLOAD_KEY_PATTERN)
 
 
 def create_task(
@@ -194,7 +254,7 @@ def create_task(
         raise InvalidRequestError(f"unknown task fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     if created_by is not None:
         ensure_can_control(organization=organization, actor=created_by)
-    request = validate_task_request(organization=organization, request=dict(request))
+    request = _split_secret_payload(validate_task_request(organization=organization, request=dict(request)))
     user = created_by if isinstance(created_by, User) else None
     if isinstance(created_by, ApiKey):
         user = created_by.created_by
@@ -256,9 +316,16 @@ def pause_task(*, task: Task, by: Actor) -> Task:
     return _transition(task, to=S.PAUSED, verb="pause", event_data={"by": actor_label(by)})
 
 
+def _refuse_while_controlled(task: Task, verb: str) -> None:
+    holder = Task.objects.filter(pk=task.pk).values_list("control_holder_label", flat=True).first()
+    if holder:
+        raise TaskStateError(f"cannot {verb} while {holder} has control; release control instead", extra={"holder": holder})
+
+
 def resume_task(*, task: Task, by: Actor) -> Task:
-    """paused -> running, from the page as it is."""
+    """paused -> running, from the page as it is (not while a person holds control: releasing resumes)."""
     ensure_can_control(organization=task.organization, actor=by)
+    _refuse_while_controlled(task, "resume")
     return _transition(
         task, to=S.RUNNING, verb="resume", event_data={"by": actor_label(by)}, only_from=frozenset({S.PAUSED})
     )
@@ -267,6 +334,7 @@ def resume_task(*, task: Task, by: Actor) -> Task:
 def retry_step(*, task: Task, by: Actor) -> Task:
     """On a paused run: drop the current plan, resume, and ask the model again from the current page."""
     ensure_can_control(organization=task.organization, actor=by)
+    _refuse_while_controlled(task, "retry the step")
     if task.status != S.PAUSED:
         current = Task.objects.filter(pk=task.pk).values_list("status", flat=True).first()
         if current != S.PAUSED:
@@ -308,6 +376,8 @@ def retry_task(*, task: Task, by: Actor) -> Task:
         raise TaskStateError(f"only a finished task can be retried; this one is {task.status.replace('_', ' ')}")
     request = {field: getattr(task, field) for field in REQUEST_FIELDS}
     request["max_steps"] = min(request["max_steps"], task.organization.max_steps_per_run)
+    if task.secret_payload and isinstance(task.navigation_payload, dict):
+        request["navigation_payload"] = {**task.navigation_payload, **(decrypt_json(task.secret_payload) or {})}
     return create_task(organization=task.organization, created_by=by, retry_of=task, **request)
 
 

@@ -113,7 +113,9 @@ def file_response(
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
     # Captured pages must never run in our origin: no scripts, no same-origin access.
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src data: 'self'; style-src 'unsafe-inline'; media-src 'self'"
+    response["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src data: 'self'; style-src 'unsafe-inline'; media-src 'self'; frame-ancestors 'self'"
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
     return response

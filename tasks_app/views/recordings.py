@@ -28,6 +28,8 @@ from django.views.decorators.http import require_GET
 from agent_core.recording import trace_viewer_dir
 from tasks_app.access import task_for_user
 from tasks_app.models import Artifact, Task
+from tasks_app.security import HEADER as CSP_HEADER
+from tasks_app.security import header_value, policy
 from tasks_app.selectors.artifacts import get_trace, run_recordings
 from tasks_app.selectors.events import event_data_of_type
 from tasks_app.services.runs import RECORDING_NOTE
@@ -228,6 +230,17 @@ def trace_viewer(request: HttpRequest, path: str = "") -> HttpResponseBase:
     else:
         response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
+    # Playwright's app: same-origin only, but it needs inline scripts and styles, blob: workers and frames
+    # (its snapshots render in iframes of its own pages).
+    response[CSP_HEADER] = header_value(policy(
+        request,
+        script_src=["'self'", "'unsafe-inline'"],
+        style_src=["'self'", "'unsafe-inline'"],
+        connect_src=["'self'", "data:", "blob:"],
+        worker_src=["'self'", "blob:"],
+        frame_src=["'self'", "blob:", "data:"],
+        frame_ancestors=["'self'"],
+    ))
     if target.name == "index.html":
         response["Referrer-Policy"] = "same-origin"
     return response

@@ -180,7 +180,7 @@ CONTROLS: dict[str, Control] = {
             "terminate",
             "Terminate",
             services.terminate_task,
-            frozenset({S.RUNNING, S.PAUSED, S.AWAITING_APPROVAL}),
+            frozenset({S.RUNNING, S.PAUSED, S.AWAITING_APPROVAL, S.AWAITING_INPUT}),
             "Terminated: the run stops as soon as possible.",
             style="danger",
             confirm="Terminate this run? It cannot be resumed.",
@@ -203,6 +203,21 @@ CONTROLS: dict[str, Control] = {
             "Denied: the action will not run, and the run ends.",
             style="danger",
         ),
+        Control(
+            "take-control",
+            "Take control",
+            services.take_control,
+            frozenset({S.RUNNING, S.PAUSED, S.AWAITING_INPUT}),
+            "You have control: the agent pauses at its next checkpoint; click into the browser view to drive it.",
+            style="primary",
+        ),
+        Control(
+            "release-control",
+            "Release control",
+            services.release_control,
+            frozenset({S.RUNNING, S.PAUSED, S.AWAITING_INPUT}),
+            "Control released: the agent carries on from the page as you left it.",
+        ),
     )
 }
 # Shown in the header; approve and deny live in the approval panel.
@@ -215,6 +230,9 @@ def _detail_context(request: HttpRequest, task: Task) -> dict[str, Any]:
         "task": task,
         "can_control": can_control,
         "controls": [CONTROLS[name] for name in HEADER_CONTROLS] if can_control else [],
+        "take_control": CONTROLS["take-control"] if can_control else None,
+        "release_control": CONTROLS["release-control"] if can_control else None,
+        "holding": bool(task.control_holder_label) and task.control_holder_id == request.user.pk and not task.is_final,
         "counts": task_selectors.step_counts(task=task),
         "screenshot": artifact_selectors.latest_screenshot(task=task),
     }
@@ -231,6 +249,29 @@ def task_summary(request: HttpRequest, task_id: UUID) -> HttpResponse:
     """The detail page's facts and result, re-fetched by the page when the timeline says they changed."""
     task = _task_or_404(request, task_id)
     return render(request, "tasks_app/_task_summary.html", _detail_context(request, task))
+
+
+@login_required
+@require_POST
+def task_answer(request: HttpRequest, task_id: UUID) -> HttpResponse:
+    """The answer to the agent's question (form field `answer`), like a control: JSON to the page's fetch,
+    or a redirect back with a message."""
+    task = _task_or_404(request, task_id)
+    try:
+        services.answer_question(task=task, by=request.user, answer=request.POST.get("answer", ""))
+    except PermissionDeniedError as exc:
+        return _forbidden(request, exc.message)
+    except LookoutError as exc:  # InvalidRequestError (400), TaskStateError (409)
+        message = exc.message[:1].upper() + exc.message[1:] + "."
+        if _is_fetch(request):
+            return JsonResponse({"ok": False, "message": message}, status=exc.http_status)
+        messages.error(request, message)
+        return redirect("task-detail", task_id=task.pk)
+    done = "Answer sent: the agent carries on with it."
+    if _is_fetch(request):
+        return JsonResponse({"ok": True, "message": done, "status": S.RUNNING, "redirect": None})
+    messages.success(request, done)
+    return redirect("task-detail", task_id=task.pk)
 
 
 @login_required

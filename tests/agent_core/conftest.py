@@ -22,11 +22,19 @@ from pathlib import Path
 import pytest_asyncio
 
 from agent_core.browser import BrowserManager, BrowserSession
+from agent_core.egress import EgressPolicy
 from agent_core.types import BrowserConfig
+
+# The local test sites and fakes listen on loopback, which BrowserConfig's default policy refuses: these
+# tests open it explicitly (tests of the policy itself build their own).
+LOCAL_POLICY = EgressPolicy.from_setting("127.0.0.0/8, ::1/128")
 
 # Short timeouts: everything is local, and a test that waits should fail fast rather than hang.
 TEST_BROWSER_CONFIG = BrowserConfig(
-    action_timeout_ms=2_000, navigation_timeout_ms=10_000, upload_dirs=(tempfile.gettempdir(),)
+    action_timeout_ms=2_000,
+    navigation_timeout_ms=10_000,
+    upload_dirs=(tempfile.gettempdir(),),
+    egress=LOCAL_POLICY,
 )
 
 

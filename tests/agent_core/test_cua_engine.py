@@ -22,6 +22,7 @@ from agent_core.types import (
     RunStatus,
     TaskSpec,
 )
+from tests.agent_core.conftest import LOCAL_POLICY
 from tests.agent_core.running import Recorder, run_agent
 from tests.fakes.openai_server import (
     FakeOpenAIServer,
@@ -49,7 +50,7 @@ Point = tuple[int, int]
 
 @pytest.fixture
 async def browser(tmp_path: Any) -> AsyncIterator[BrowserManager]:
-    manager = BrowserManager(BrowserConfig(downloads_dir=str(tmp_path / "downloads")))
+    manager = BrowserManager(BrowserConfig(downloads_dir=str(tmp_path / "downloads"), egress=LOCAL_POLICY))
     await manager.start()
     yield manager
     await manager.close()

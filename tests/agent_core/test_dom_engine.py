@@ -17,6 +17,7 @@ from agent_core.types import (
     RunStatus,
     TaskSpec,
 )
+from tests.agent_core.conftest import LOCAL_POLICY
 from tests.agent_core.running import Recorder, run_agent
 from tests.fakes.openai_server import reply_json, reply_text
 from tests.scripting import act, element_id, is_extraction, page_url, step
@@ -28,7 +29,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 async def browser(tmp_path):
-    manager = BrowserManager(BrowserConfig(downloads_dir=str(tmp_path / "downloads"), upload_dirs=(str(tmp_path),)))
+    manager = BrowserManager(
+        BrowserConfig(downloads_dir=str(tmp_path / "downloads"), upload_dirs=(str(tmp_path),), egress=LOCAL_POLICY)
+    )
     await manager.start()
     yield manager
     await manager.close()

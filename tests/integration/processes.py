@@ -31,6 +31,8 @@ def service_env(*, database_url: str, redis_url: str, queue: str, extra: dict[st
         LOOKOUT_RUNNER="celery",
         LOOKOUT_CELERY_QUEUE=queue,
         SECRET_KEY="integration-" + "x" * 40,
+        # The test sites the workers' browsers open are on loopback (project/settings/test.py does the same).
+        LOOKOUT_ALLOWED_NETWORKS="127.0.0.0/8, ::1/128",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra or {})
@@ -77,8 +79,12 @@ class Proc:
         self.log.close()
 
 
-def celery_worker(name: str, env: dict[str, str], log_dir: Path, *, queues: str, beat: bool = False) -> Proc:
-    args = [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "INFO", "--concurrency=1",
+def celery_worker(
+    name: str, env: dict[str, str], log_dir: Path, *, queues: str, beat: bool = False, pool: str = "prefork",
+    concurrency: int = 1,
+) -> Proc:
+    args = [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "INFO", f"--concurrency={concurrency}",
+            f"--pool={pool}",
             "-n", f"{name}@%h", "-Q", queues, "--without-gossip", "--without-mingle"]
     if beat:
         args += ["-B", "-s", str(log_dir / f"{name}-beat-schedule")]

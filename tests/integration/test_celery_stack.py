@@ -51,6 +51,7 @@ def stack_env(postgres, redis_url, settings, fake_openai, tmp_path):
             "LOOKOUT_ARTIFACTS_DIR": str(settings.MEDIA_ROOT),
             "LOOKOUT_VAR_DIR": str(tmp_path),
             "SECRET_KEY": settings.SECRET_KEY,  # sessions made here must be valid there
+            "LOOKOUT_ENCRYPTION_KEY": settings.LOOKOUT_ENCRYPTION_KEY,  # and secrets stored here must open there
         },
     )
     yield {"env": env, "queue": queue, "logs": tmp_path}
@@ -168,4 +169,22 @@ def test_redelivered_message_runs_once(stack_env, site, fake_openai, org, operat
         # a worker told to stop closes its browser (the worker_process_shutdown hook), not the OS after it
         os.kill(worker.popen.pid, signal.SIGTERM)  # the main process only, as a supervisor would
         worker.popen.wait(timeout=30)
+        assert "closed the worker's browser" in worker.output()
+
+
+def test_sigterm_lets_the_run_finish_then_closes_the_browser(stack_env, site, fake_openai, org, operator):
+    """A worker told to stop (SIGTERM to its main process, as a supervisor does) finishes the run it holds,
+    stores every event, closes its browser and exits: nothing is left running."""
+    fake_openai.script = lambda req: step(act("complete"), goal_achieved=True, delay=2.0)
+    worker = celery_worker("stopping", stack_env["env"], stack_env["logs"], queues=stack_env["queue"])
+    with running(worker):
+        task = services.create_task(organization=org, created_by=operator, url=site.url("/table/"), navigation_goal="look")
+        wait_until(lambda: bool(fake_openai.requests), 60, "run did not reach the model")
+        os.kill(worker.popen.pid, signal.SIGTERM)
+        worker.popen.wait(timeout=60)
+        finished = Task.objects.get(pk=task.pk)
+        assert finished.status == "completed", (finished.status, worker.output()[-3000:])
+        seqs = list(TaskEvent.objects.filter(task=task).order_by("seq").values_list("seq", flat=True))
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert TaskEvent.objects.filter(task=task, type="task.status", data__status="completed").exists()
         assert "closed the worker's browser" in worker.output()

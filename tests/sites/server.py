@@ -13,13 +13,19 @@ Every POST is appended to `site.submissions` before its handler answers, as `{"p
 "content"}}, "json": the parsed body or None, "time"}`, so tests assert on what the server really received.
 
 Sites: job/ (two pages + thanks, server-side validation), login/ (ada / lovelace, then plan and confirm),
+vault/ (VAULT_USER / VAULT_PASSWORD, then a TOTP code checked with pyotp against VAULT_TOTP_SECRET, then the
+members page, which needs the session cookie; vault/ itself goes straight to the members page when signed in),
 widgets/ (same-origin iframe, open shadow root), delayed/, download/, table/, shifting/, tricky/ (scraper
 edge cases, plus xorigin.html with a cross-origin iframe), misc/ (animation, popup, dialog), and widgets that
 behave like real ones: autocomplete/ (searches on keydown after 300 ms; a phone mask), nearby/ (fields labelled
 only by nearby text), signup/ (validation answered by a slow XHR, shown after a fade), dead/ (a button that does
-nothing), panels/ (a tab strip and an accordion whose content arrives after an animation).
+nothing), panels/ (a tab strip and an accordion whose content arrives after an animation), hostile/ (asks the
+agent to upload `{{internal_url}}` and posts the file back to /hostile/collect), download/archive.html (a link
+to the streamed archive).
 Special GET routes: /slow?seconds=N answers after N s; /echo returns the request headers as JSON;
-/download/report.csv is an attachment (REPORT_CSV). HTML files are templates: `{{name}}` becomes the
+/download/report.csv is an attachment (REPORT_CSV); /download/archive.bin?mb=N streams an N MB attachment
+(default 3) in 64 KB pieces a few milliseconds apart, and records in `site.streams` how much it sent and
+whether the client hung up first. HTML files are templates: `{{name}}` becomes the
 HTML-escaped query parameter or handler value of that name ("" when absent); `{{error_html}}` is raw HTML
 that handlers fill with an error block.
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +47,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 
 SITES_DIR = Path(__file__).resolve().parent
@@ -50,6 +58,9 @@ LOGIN_USER, LOGIN_PASSWORD = "ada", "lovelace"
 SIGNUP_TAKEN = frozenset({"ada"})
 SIGNUP_CHECK_SECONDS = 0.4
 JOB_REQUIRED = ("full_name", "email", "country", "experience", "terms", "start_date")
+# The vault site's login: a password with characters URL and JSON encodings change, and a TOTP secret.
+VAULT_USER, VAULT_PASSWORD = "grace@vaultline.test", 'Tr0ub4dor&3 "horse" staple!'
+VAULT_TOTP_SECRET = "KRSXG5CTMVRXEZLUKN2XAZLDOJSXIMZR"
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _CONTENT_TYPES = {
@@ -103,7 +114,10 @@ class TestSite:
 
     def __init__(self) -> None:
         self.submissions: list[dict[str, Any]] = []
+        self.streams: list[dict[str, Any]] = []  # {"path", "size", "sent", "complete"} per streamed download
         self._lock = threading.Lock()
+        self.vault_pending: set[str] = set()  # signed in with a password, waiting for the TOTP code
+        self.vault_sessions: set[str] = set()  # fully signed in
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True  # a handler still sleeping in /slow must not block shutdown
         self.port: int = self._server.server_address[1]
@@ -144,6 +158,7 @@ class TestSite:
     def clear(self) -> None:
         with self._lock:
             self.submissions.clear()
+            self.streams.clear()
 
     # ---- dynamic routes ---------------------------------------------------------------------------------
     def handle_get(
@@ -168,6 +183,13 @@ class TestSite:
             return redirect("/login/")
         if path == "/login/confirm.html":
             return render("login/confirm.html", plan=query.get("plan", ""))
+        signed_in = cookies.get("vault_session", "") in self.vault_sessions
+        if path in ("/vault/", "/vault/index.html") and signed_in:
+            return redirect("/vault/members.html")
+        if path == "/vault/members.html" and not signed_in:
+            return redirect("/vault/")
+        if path == "/vault/totp.html" and cookies.get("vault_pending", "") not in self.vault_pending:
+            return redirect("/vault/")
         return None
 
     def handle_post(self, path: str, sub: dict[str, Any], cookies: dict[str, str]) -> Reply:
@@ -203,6 +225,24 @@ class TestSite:
             if str(fields.get("username", "")).strip().lower() in SIGNUP_TAKEN:
                 return Reply(body=b'{"error": "This username is already taken."}', content_type="application/json")
             return Reply(body=b'{"ok": true}', content_type="application/json")
+        if path == "/vault/login":
+            if fields.get("username") == VAULT_USER and fields.get("password") == VAULT_PASSWORD:
+                token = secrets.token_urlsafe(24)
+                self.vault_pending.add(token)
+                return redirect("/vault/totp.html", cookie=f"vault_pending={token}; Path=/vault/; HttpOnly")
+            return render("vault/index.html", error_html=error_block("Wrong email or password."))
+        if path == "/vault/totp":
+            pending = cookies.get("vault_pending", "")
+            if pending not in self.vault_pending:
+                return redirect("/vault/")
+            if not pyotp.TOTP(VAULT_TOTP_SECRET).verify(str(fields.get("code", ""))):
+                return render("vault/totp.html", error_html=error_block("That code is not right."))
+            self.vault_pending.discard(pending)
+            token = secrets.token_urlsafe(24)
+            self.vault_sessions.add(token)
+            return redirect(
+                "/vault/members.html", cookie=f"vault_session={token}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax"
+            )
         if path == "/widgets/frame-submit":
             return render("widgets/frame.html", result=f"Coupon applied: {fields.get('coupon', '')}")
         # Everything else (fetch() posts from the widgets, delayed and shifting sites): recorded, acknowledged.
@@ -301,11 +341,36 @@ def _make_handler(site: TestSite) -> type[BaseHTTPRequestHandler]:
             if not parts.path.endswith("/") and (SITES_DIR / parts.path.lstrip("/")).is_dir():
                 self._send(redirect(parts.path + "/"))  # relative links in index.html need the slash
                 return
+            if parts.path == "/download/archive.bin":
+                self._stream(int(query.get("mb", "3")) * 2**20)
+                return
             headers = {name.lower(): value for name, value in self.headers.items()}
             reply = site.handle_get(parts.path, query, self._cookies(), headers)
             self._send(reply if reply is not None else self._static(parts.path, query))
 
         do_HEAD = do_GET  # noqa: N815
+
+        def _stream(self, size: int) -> None:
+            record = {"path": "/download/archive.bin", "size": size, "sent": 0, "complete": False}
+            site.streams.append(record)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Disposition", 'attachment; filename="archive.bin"')
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            piece = b"\0" * 65536
+            try:
+                while record["sent"] < size and not site._stopping.is_set():
+                    chunk = piece[: size - record["sent"]]
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    record["sent"] += len(chunk)
+                    time.sleep(0.01)  # slow enough for a size watcher to see it grow
+                record["complete"] = record["sent"] == size
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client stopped the download
 
         def do_POST(self) -> None:  # noqa: N802 - stdlib naming
             parts = urlsplit(self.path)

@@ -140,3 +140,15 @@ def test_user_admin_is_scoped(admin_client_org, outsider, operator):
     UserFactory(username="loner")
     assert "loner" not in admin_client_org.get(reverse("admin:auth_user_changelist")).content.decode()
     MembershipFactory  # noqa: B018
+
+
+@pytest.mark.django_db
+def test_admin_shows_a_task_awaiting_input_and_its_question(admin_client_org, org):
+    from tasks_app import services
+
+    task = services.request_input(task=TaskFactory(organization=org, status=Task.Status.RUNNING), question="Which plan?")
+    listing = admin_client_org.get(reverse("admin:tasks_app_task_changelist") + "?status__exact=awaiting_input")
+    assert listing.status_code == 200 and str(task) in listing.content.decode()
+    page = admin_client_org.get(reverse("admin:tasks_app_task_change", args=[task.pk])).content.decode()
+    assert "awaiting_input" in page or "Awaiting Input" in page
+    assert "Which plan?" in page

@@ -71,11 +71,26 @@ def test_operator_terminate_against_worker_completion(postgres, org, operator):
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_claiming_one_task(postgres, org):
+    org.max_concurrent_runs = 100  # the 15 claimed runs stay running; this is about one task, not the limit
+    org.save()
     for _ in range(15):
         task = TaskFactory(organization=org, status=S.QUEUED)
         results = race(*(lambda w=w, pk=task.pk: services.claim_task(task_id=pk, worker=w) for w in ("a", "b", "c")))
         assert sum(isinstance(r, Task) for r in results) == 1
         assert results.count(None) == 2
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_workers_racing_for_the_last_run_slot(postgres, org):
+    org.max_concurrent_runs = 1
+    org.save()
+    for _ in range(10):
+        Task.objects.filter(organization=org, status=S.RUNNING).update(status=S.COMPLETED)
+        tasks = [TaskFactory(organization=org, status=S.QUEUED) for _ in range(3)]
+        results = race(*(lambda pk=t.pk: services.claim_task(task_id=pk, worker="w") for t in tasks))
+        assert sum(isinstance(r, Task) for r in results) == 1, "two workers took the last slot"
+        assert Task.objects.filter(organization=org, status=S.RUNNING).count() == 1
 
 
 @pytest.mark.services

@@ -54,8 +54,9 @@ def test_bootstrap_creates_admin_once(tmp_path, capsys, settings):
     password = first.password_file.read_text().strip()
     assert len(password) >= 16 and (first.password_file.stat().st_mode & 0o777) == 0o600
     from django.contrib.auth import authenticate
+    from django.test import RequestFactory
 
-    user = authenticate(username="admin", password=password)
+    user = authenticate(RequestFactory().post("/login/"), username="admin", password=password)  # axes needs the request
     assert user is not None and user.is_superuser
     assert Membership.objects.get(user=user).role == "admin"
     again = bootstrap_first_run(var_dir=tmp_path)

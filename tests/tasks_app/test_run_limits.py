@@ -27,7 +27,13 @@ def max_overlap(tasks: list[Task]) -> int:
     return peak
 
 
-async def dispatch_and_finish(org, operator, site, count, monkeypatch, timeout=90.0) -> list[Task]:
+async def run_many(settings, monkeypatch, org, operator, site, model, *, count, runner_limit, org_limit) -> list[Task]:
+    """Dispatch `count` one-step tasks to the in-process runner under the two limits; wait until all end."""
+    settings.LOOKOUT_RUNNER = "inprocess"
+    settings.LOOKOUT_MAX_CONCURRENT_RUNS = runner_limit
+    org.record_runs, org.max_concurrent_runs = False, org_limit
+    await org.asave()
+    model.script = lambda req: step(act("complete"), goal_achieved=True, delay=0.25)
     monkeypatch.setattr(inprocess, "_loop", asyncio.get_running_loop())
     monkeypatch.setattr(inprocess, "_waiting", inprocess._waiting.__class__())
     ids = []
@@ -37,7 +43,7 @@ async def dispatch_and_finish(org, operator, site, count, monkeypatch, timeout=9
         )
         ids.append(task.pk)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + 90
     try:
         while await Task.objects.filter(pk__in=ids).exclude(status="completed").acount():
             assert loop.time() < deadline, "not every run finished"
@@ -50,14 +56,8 @@ async def dispatch_and_finish(org, operator, site, count, monkeypatch, timeout=9
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 async def test_fifteen_runs_with_a_limit_of_two(settings, model, site, org, operator, monkeypatch):
-    settings.LOOKOUT_RUNNER = "inprocess"
-    settings.LOOKOUT_MAX_CONCURRENT_RUNS = 2
-    org.record_runs, org.max_concurrent_runs = False, 50
-    await org.asave()
-    model.script = lambda req: step(act("complete"), goal_achieved=True, delay=0.2)
-    tasks = await dispatch_and_finish(org, operator, site, 15, monkeypatch)
-    assert len(tasks) == 15 and all(t.status == "completed" for t in tasks)
-    assert max_overlap(tasks) == 2
+    tasks = await run_many(settings, monkeypatch, org, operator, site, model, count=15, runner_limit=2, org_limit=50)
+    assert len(tasks) == 15 and max_overlap(tasks) == 2
     # in queue order: a run never starts after one queued two places behind it (two start side by side)
     starts = [t.started_at for t in tasks]
     assert all(starts[i] <= starts[i + 2] for i in range(len(starts) - 2)), "runs did not start in queue order"
@@ -66,15 +66,8 @@ async def test_fifteen_runs_with_a_limit_of_two(settings, model, site, org, oper
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 async def test_an_organization_runs_no_more_than_its_limit(settings, model, site, org, operator, monkeypatch):
-    settings.LOOKOUT_RUNNER = "inprocess"
-    settings.LOOKOUT_MAX_CONCURRENT_RUNS = 5
-    org.record_runs, org.max_concurrent_runs = False, 2
-    await org.asave()
-    model.script = lambda req: step(act("complete"), goal_achieved=True, delay=0.3)
-    tasks = await dispatch_and_finish(org, operator, site, 6, monkeypatch)
-    assert all(t.status == "completed" for t in tasks)
-    assert max_overlap(tasks) == 2
-    assert all(t.deferred_at is None for t in tasks)
+    tasks = await run_many(settings, monkeypatch, org, operator, site, model, count=6, runner_limit=5, org_limit=2)
+    assert max_overlap(tasks) == 2 and all(t.deferred_at is None for t in tasks)
 
 
 @pytest.mark.django_db

@@ -28,9 +28,13 @@ def _do(target, task, actor):
             return claimed
         if task.status == S.AWAITING_APPROVAL:
             return services.approve_safety_checks(task=task, by=actor)
+        if task.status == S.AWAITING_INPUT:
+            return services.answer_question(task=task, by=actor, answer="pro")
         return services.resume_task(task=task, by=actor)
     if target == S.PAUSED:
         return services.pause_task(task=task, by=actor)
+    if target == S.AWAITING_INPUT:
+        return services.request_input(task=task, question="Which plan?")
     if target == S.AWAITING_APPROVAL:
         return services.request_approval(task=task, checks=[{"id": "c1", "code": "malicious_instructions", "message": "m"}])
     if target == S.TERMINATED:

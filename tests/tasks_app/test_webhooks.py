@@ -70,3 +70,35 @@ def test_no_webhook_without_url(org, django_capture_on_commit_callbacks, fast_we
     with django_capture_on_commit_callbacks(execute=True):
         services.finish_task(task=task, status=Task.Status.FAILED, failure_reason="x")
     assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://hooks.test/\r\nX-Injected: 1", "control or whitespace"),
+        ("http://[bad/hook", "cannot be parsed"),
+        ("ftp://hooks.test/hook", "not http or https"),
+    ],
+)
+def test_unsendable_url_is_one_failed_delivery_with_the_reason(fast_webhooks, org, django_capture_on_commit_callbacks, url, reason):
+    # Stored before creation-time validation existed (or written straight to the database).
+    task = TaskFactory(organization=org, status=Task.Status.RUNNING, webhook_callback_url=url)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.finish_task(task=task, status=Task.Status.COMPLETED)
+    [delivery] = WebhookDelivery.objects.filter(task=task)  # recorded once, not retried: it can never work
+    assert not delivery.succeeded and delivery.status_code is None
+    assert delivery.error.startswith("the webhook URL cannot be used") and reason in delivery.error
+
+
+@pytest.mark.django_db
+def test_every_attempt_goes_through_the_one_sending_function(receiver, fast_webhooks, org, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
+    from tasks_app.services import webhooks
+
+    sent = []
+    real = webhooks.send_webhook
+    monkeypatch.setattr(webhooks, "send_webhook", lambda **kw: sent.append(kw["url"]) or real(**kw))
+    task = TaskFactory(organization=org, status=Task.Status.RUNNING, webhook_callback_url=receiver.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.finish_task(task=task, status=Task.Status.COMPLETED)
+    assert sent == [receiver.url] and len(receiver.requests) == 1

@@ -1,5 +1,6 @@
 """`manage.py bootstrap`: first-run setup for `make run` (organization + admin with a generated password)."""
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = bootstrap_first_run(var_dir=settings.VAR_DIR)
-        port = __import__("os").environ.get("PORT", "8000")
+        port = os.environ.get("PORT", "8000")
         if result.created:
             password = result.password_file.read_text().strip()
             self.stdout.write(self.style.SUCCESS("Lookout is set up for its first run."))

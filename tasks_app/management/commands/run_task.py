@@ -53,6 +53,18 @@ def describe(event: TaskEvent) -> str | None:
             return f"safety check waiting for approval: {checks}"
         case "approval.resolved":
             return f"safety checks {'approved' if d.get('approved') else 'denied'} by {d.get('by')}"
+        case "profile.saved":
+            return f"saved login {d.get('profile')} {'created' if d.get('created') else 'updated'}"
+        case "input.requested":
+            return f"the agent asks: {d.get('question')}"
+        case "input.answered":
+            return f"  answered by {d.get('by')}" + (" (handled it themselves)" if d.get("handled") else f": {d.get('answer')}")
+        case "control.taken":
+            return f"control taken by {d.get('by')}"
+        case "control.action":
+            return f"  {d.get('by')} {d.get('text')}"
+        case "control.released":
+            return f"control released by {d.get('by')}"
     return None
 
 
@@ -83,6 +95,12 @@ class Command(BaseCommand):
         parser.add_argument("--model", default="")
         parser.add_argument("--max-steps", type=int)
         parser.add_argument("--org", help="organization slug (default: the first)")
+        parser.add_argument("--credential", action="append", default=[], metavar="NAME",
+                            help="a credential of the organization the agent may log in with (repeatable)")
+        parser.add_argument("--secret-key", action="append", default=[], metavar="KEY",
+                            help="a --payload key whose value is secret (repeatable)")
+        parser.add_argument("--profile", default="", help="saved login (browser profile) to start from")
+        parser.add_argument("--save-profile", action="store_true", help="save the login as --profile when it completes")
         parser.add_argument("--webhook", default="", help="webhook URL notified of the final status")
         parser.add_argument("--approve-safety-checks", action="store_true")
         parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
@@ -139,6 +157,10 @@ class Command(BaseCommand):
             "model": opts["model"],
             "max_steps": opts.get("max_steps"),
             "webhook_callback_url": opts["webhook"],
+            "credentials": opts.get("credential") or [],
+            "secret_payload_keys": opts.get("secret_key") or [],
+            "profile": opts.get("profile") or "",
+            "save_profile": bool(opts.get("save_profile")),
         }
 
     def _org(self, slug: str | None) -> Organization:
@@ -178,10 +200,29 @@ class Command(BaseCommand):
                 if event.type == "approval.pending" and event.seq not in asked:
                     asked.add(event.seq)
                     await self._decide(task_id)
+                if event.type == "input.requested" and event.seq not in asked:
+                    asked.add(event.seq)
+                    await self._answer(task_id, str(event.data.get("question") or ""))
             status = await sync_to_async(task_status)(task_id=task_id)
             if status in Task.FINAL_STATUSES and (runner is None or runner.done()) and not events:
                 return
             await asyncio.sleep(0.2)
+
+    async def _answer(self, task_id: Any, question: str) -> None:
+        """The agent asks a person: on a terminal, the answer is read here (an empty line leaves it to the
+        dashboard); otherwise the run waits for an answer there, at most LOOKOUT_INPUT_TIMEOUT."""
+        if not sys.stdin.isatty():
+            self.log("  waiting for an answer in the dashboard or through the API (POST /api/v1/tasks/<id>/answer/)")
+            return
+        answer = await asyncio.get_running_loop().run_in_executor(None, lambda: input(f"{question}\nYour answer: "))
+        if not answer.strip():
+            self.log("  no answer given here: answer in the dashboard")
+            return
+        task = await Task.objects.select_related("organization").aget(pk=task_id)
+        try:
+            await sync_to_async(services.answer_question)(task=task, by=None, answer=answer)
+        except LookoutError as exc:
+            self.log(f"  the answer was not taken: {exc.message}")
 
     async def _decide(self, task_id: Any) -> None:
         task = await Task.objects.select_related("organization").aget(pk=task_id)

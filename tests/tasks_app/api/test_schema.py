@@ -16,8 +16,12 @@ OPERATIONS = {
     ("get", "/api/v1/tasks/{task_id}/artifacts/"), ("get", "/api/v1/tasks/{task_id}/artifacts/{artifact_id}/content"),
     ("get", "/api/v1/tasks/{task_id}/events/"),
     *{("post", f"/api/v1/tasks/{{task_id}}/{action}/") for action in
-      ("pause", "resume", "terminate", "cancel", "retry", "retry-step", "approve", "deny")},
+      ("pause", "resume", "terminate", "cancel", "retry", "retry-step", "approve", "deny",
+       "take-control", "release-control", "answer")},
     ("get", "/api/v1/keys/"), ("post", "/api/v1/keys/"), ("post", "/api/v1/keys/{key_id}/revoke/"),
+    ("get", "/api/v1/credentials/"), ("post", "/api/v1/credentials/"), ("get", "/api/v1/credentials/{credential_id}/"),
+    ("patch", "/api/v1/credentials/{credential_id}/"), ("delete", "/api/v1/credentials/{credential_id}/"),
+    ("get", "/api/v1/profiles/"), ("get", "/api/v1/profiles/{profile_id}/"), ("delete", "/api/v1/profiles/{profile_id}/"),
     ("post", "/v1/run/tasks"), ("get", "/v1/runs"), ("get", "/v1/runs/{run_id}"),
     ("post", "/v1/runs/{run_id}/cancel"), ("get", "/v1/runs/{run_id}/artifacts"),
 }
@@ -46,6 +50,7 @@ def test_schema_is_served_and_complete(client):
     assert set(request["properties"]) == {
         "url", "title", "navigation_goal", "data_extraction_goal", "navigation_payload",
         "extracted_information_schema", "error_code_mapping", "webhook_callback_url", "engine", "model", "max_steps",
+        "credentials", "secret_payload_keys", "profile", "save_profile",
     }
     assert schema["paths"]["/api/v1/tasks/{task_id}/pause/"]["post"]["responses"].keys() >= {"200", "404", "409"}
 
@@ -55,7 +60,14 @@ def test_docs_page_uses_vendored_swagger_ui(client):
     assert response.status_code == 200
     html = response.content.decode()
     assets = re.findall(r'(?:href|src)="([^"]+)"', html)
+    # Swagger UI's files, and its init script from this same view (?script=), so the page has no inline script
+    init = "/api/v1/docs/?script="
+    assert init in assets and "<script>" not in html
+    assets.remove(init)
     assert assets and all(url.startswith("/static/vendor/swagger-ui/") for url in assets), assets
-    assert "cdn" not in html.lower() and "/api/v1/schema/" in html
+    assert "cdn" not in html.lower()
     for url in assets:
         assert finders.find(url.removeprefix("/static/")), url
+    script = client.get(init)
+    assert script.status_code == 200 and "/api/v1/schema/" in script.content.decode()
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"].split("script-src")[1].split(";")[0]

@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tasks_app import services
 from tasks_app.models import ApiKey, Membership, Task
+from tasks_app.services.credentials import save_profile_state
 from tests.factories import OrganizationFactory, TaskFactory
 from tests.tasks_app.api.conftest import task_with_run
 
@@ -71,8 +72,11 @@ def test_api_conforms_to_its_schema(fast_live_server, settings, request):
     run = task_with_run(org, extracted_information={"price": "9.99"})
     for status in (Task.Status.QUEUED, Task.Status.RUNNING, Task.Status.PAUSED, Task.Status.AWAITING_APPROVAL):
         TaskFactory(organization=org, status=status)
+    credential = services.create_credential(organization=org, by=key, name="portal", password="pw-pw-pw",
+                                            totp_secret="JBSWY3DPEHPK3PXP", sites=["portal.example"])
+    profile = save_profile_state(organization=org, name="portal", state={"cookies": [], "origins": []}).profile
     seeded = {"task_id": str(run.pk), "run_id": str(run.pk), "artifact_id": run.artifacts.first().pk,
-              "key_id": spare.pk}
+              "key_id": spare.pk, "credential_id": credential.pk, "profile_id": profile.pk}
 
     session = requests.Session()
     request.addfinalizer(session.close)  # no keep-alive connection may outlive the test database
@@ -80,7 +84,7 @@ def test_api_conforms_to_its_schema(fast_live_server, settings, request):
     call = {"base_url": fast_live_server.url, "session": session, "headers": {"x-api-key": raw}}
     schema = schemathesis.openapi.from_url(f"{fast_live_server.url}/api/v1/schema/?format=json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 24
+    assert len(operations) == 35
 
     started = time.monotonic()
     failures: list[str] = []

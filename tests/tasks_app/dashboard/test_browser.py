@@ -222,9 +222,11 @@ def test_a_control_refused_by_state_says_why(asgi_server, logged_in_page, operat
     page = logged_in_page(operator)
     page.goto(f"/tasks/{live_task.pk}/")
     expect(page.locator("#conn-state")).to_have_text("live")
-    # another operator pauses meanwhile; this page's Pause button is stale until the event lands, so
-    # post it directly the way a stale click would
+    # another operator pauses meanwhile; a page whose Pause button was still showing would post it. Wait
+    # until the pause has landed here (it hides the button), then show the button again and click it, the
+    # way a stale click would: unhiding it before the event lands races the page hiding it again.
     asgi_server.call(services.pause_task, task=live_task, by=operator)
+    expect(page.locator("#task-status")).to_have_text("paused")
     page.evaluate("document.querySelector('form[data-control=\"pause\"]').hidden = false")
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("#control-feedback")).to_have_text("Cannot pause a task that is paused.")

@@ -14,12 +14,16 @@ pytestmark = pytest.mark.django_db
 
 
 def visible_controls(html: str) -> set[str]:
-    """Names of the control forms not marked hidden (approve and deny show with the approval panel)."""
+    """Names of the control forms not marked hidden (approve and deny show with the approval panel, the
+    answer with the question panel)."""
     panel_hidden = re.search(r'id="approval-panel"[^>]* hidden', html) is not None
+    question_hidden = re.search(r'id="question-panel"[^>]* hidden', html) is not None
     return {
         m.group(1)
         for m in re.finditer(r'<form [^>]*data-control="([\w-]+)"[^>]*>', html)
-        if " hidden" not in m.group(0) and not (panel_hidden and m.group(1) in ("approve", "deny"))
+        if " hidden" not in m.group(0)
+        and not (panel_hidden and m.group(1) in ("approve", "deny"))
+        and not (question_hidden and m.group(1) == "answer")
     }
 
 
@@ -51,9 +55,10 @@ def test_detail_shows_the_header(client, operator, org):
     [
         ("created", {"cancel"}),
         ("queued", {"cancel"}),
-        ("running", {"pause", "terminate"}),
-        ("paused", {"resume", "retry-step", "terminate"}),
+        ("running", {"pause", "terminate", "take-control"}),
+        ("paused", {"resume", "retry-step", "terminate", "take-control"}),
         ("awaiting_approval", {"terminate", "approve", "deny"}),
+        ("awaiting_input", {"terminate", "take-control", "answer"}),
         ("completed", {"retry"}),
         ("failed", {"retry"}),
         ("canceled", {"retry"}),

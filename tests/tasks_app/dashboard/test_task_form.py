@@ -45,7 +45,8 @@ def test_form_renders_a_labelled_input_for_every_field(client, operator):
     assert "js/task-form.js" in page
 
 
-def test_valid_submission_creates_and_redirects(client, operator, org):
+def test_valid_submission_creates_and_redirects(client, operator, org, settings):
+    settings.LOOKOUT_MODELS = ["gpt-4o", "my-model"]
     client.force_login(operator)
     data = {
         **VALID,
@@ -94,7 +95,12 @@ def test_empty_optional_fields_use_defaults(client, operator, settings):
         ({"error_code_mapping": '{"A": 1}'}, "error_code_mapping", "strings"),
         ({"error_code_mapping": "{'A': 'b'}"}, "error_code_mapping", "not valid JSON"),
         ({"engine": "magic"}, "engine", "Select a valid choice"),
-        ({"model": "m" * 101}, "model", "at most 100 characters"),
+        ({"model": "m" * 101}, "model", "Select a valid choice"),
+        ({"model": "o1-pro"}, "model", "Select a valid choice"),
+        ({"url": "http://[bad"}, "url", "cannot be parsed"),
+        ({"webhook_callback_url": "http://hooks.test/\tx"}, "webhook_callback_url", "control or whitespace"),
+        ({"error_code_mapping": "[" * 5000 + "]" * 5000}, "error_code_mapping", "nested too deeply"),
+        ({"extracted_information_schema": '{"type": "string", "pattern": "^(a+)+$"}'}, "extracted_information_schema", "nests a repeat"),
         ({"max_steps": "0"}, "max_steps", "greater than or equal to 1"),
         ({"max_steps": "many"}, "max_steps", "whole number"),
         ({"max_steps": "1000"}, "max_steps", "limited to 25"),
@@ -179,3 +185,13 @@ def test_user_without_organization_gets_404(client, db):
 
     client.force_login(UserFactory())
     assert client.get(reverse("task-new")).status_code == 404
+
+
+def test_model_is_chosen_from_the_configured_list(client, operator, settings):
+    settings.LOOKOUT_MODELS = ["gpt-4o", "gpt-4.1-mini", "computer-use-preview"]
+    client.force_login(operator)
+    html = client.get(reverse("task-new")).content.decode()
+    select = re.search(r'<select name="model"[^>]*>(.*?)</select>', html, re.S)
+    assert select, "the model is a select"
+    options = re.findall(r'<option value="([^"]*)"', select.group(1))
+    assert options == ["", "gpt-4o", "gpt-4.1-mini", "computer-use-preview"]
