@@ -47,7 +47,7 @@ async def test_dom_agent_asks_and_the_answer_reaches_the_model(site, model, brow
         org, operator, url=site.url("/login/"), navigation_goal="Sign in", webhook_callback_url="https://hooks.example.test/x"
     )
     with mock.patch("tasks_app.services.webhooks.send_webhook") as send:
-        send.return_value = mock.Mock(status_code=200, text="ok")
+        send.return_value = mock.Mock(status_code=200, text="ok", ok=True)
         run = asyncio.create_task(execute_task(task.pk, browser=browser))
         await wait_for_status(task.pk, "awaiting_input")
         waiting = await Task.objects.select_related("organization").aget(pk=task.pk)
