@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -40,7 +41,9 @@ class Organization(models.Model):
         null=True, blank=True, help_text="Delete videos, traces and HARs after this many days."
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="organizations")
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="organizations"
+    )
 
     class Meta:
         ordering = ["name"]
