@@ -555,11 +555,14 @@ class BrowserSession:
                     await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms() / 1000))
                     continue
                 if frame is not None:
-                    if not frame.is_detached():
+                    touched, frame = frame, None
+                    if not touched.is_detached():
                         # Its navigation ("context destroyed") or detachment only means it moved on.
                         with contextlib.suppress(PlaywrightError):
-                            await settle_in(frame, options(), left_ms() / 1000 + 0.5)
-                    frame = None
+                            await settle_in(touched, options(), left_ms() / 1000 + 0.5)
+                            # The frame may be leaving too (its form submitted): wait for that request.
+                            if await touched.evaluate(_TAKE_LEAVING_JS) and self._requests_started == requests_before:
+                                await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms() / 1000))
             except (TimeoutError, PlaywrightError):
                 # Mostly "execution context was destroyed": a navigation started; go round again.
                 failures += 1

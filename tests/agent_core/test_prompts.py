@@ -180,7 +180,7 @@ def test_strict_undefined_catches_template_mistakes() -> None:
 def test_step_prompt_shows_what_each_action_changed_and_warns_about_repeats() -> None:
     changed = [{**HISTORY[0], "changes": '1 new: [e31] option "Egypt"; [e12] value now "ada@example.com"'}]
     note = "You have already done click [e13] 3 times on this page as it is now, and it is still the same."
-    system, user = step_prompt(history=changed, notes=[note])
+    system, user = step_prompt(history=changed, warnings=[note])
     assert (
         '- step 1: input_text [e12] text="ada@example.com" -> ok; 1 new: [e31] option "Egypt"; '
         '[e12] value now "ada@example.com" (Fill in the email.)'
