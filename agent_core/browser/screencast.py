@@ -73,14 +73,15 @@ class Screencast:
     def active(self) -> bool:
         return self._on
 
-    async def start(self, page: Callable[[], Page]) -> None:
+    async def start(self, page: Callable[[], Page]) -> bool:
         """Stream the page `page()` returns to `on_frame`: a slow consumer gets the newest frame when it is
-        ready and never delays the browser or the agent. Idempotent (`page` is not called when streaming)."""
+        ready and never delays the browser or the agent. Idempotent (`page` is not called when streaming).
+        False when it could not start (the page was between documents): call again to retry."""
         async with self._lock:
             if self._on:
-                return
-            self._on = True
-            await self._start_cast(page())
+                return True
+            self._on = await self._start_cast(page())
+            return self._on
 
     async def stop(self) -> None:
         """Stop streaming. Idempotent."""
@@ -104,7 +105,7 @@ class Screencast:
         if self._deliver_task is not None and not self._deliver_task.done():
             self._deliver_task.cancel()
 
-    async def _start_cast(self, page: Page) -> None:
+    async def _start_cast(self, page: Page) -> bool:
         try:
             cdp = await self._context.new_cdp_session(page)
             cdp.on("Page.screencastFrame", lambda params: self._on_cast_frame(cdp, params))
@@ -120,8 +121,12 @@ class Screencast:
                 },
             )
         except PlaywrightError as exc:
-            # The live view is a nicety: losing it must not fail the task.
+            # The live view is a nicety: losing it must not fail the task. Not streaming, so the next
+            # start (the host's next sync) tries again: a navigation may have detached the page meanwhile.
             log.warning("screencast could not start: %s", first_line(exc))
+            await self._stop_cast()
+            return False
+        return True
 
     async def _stop_cast(self) -> None:
         cast, self._cast = self._cast, None

@@ -620,10 +620,11 @@ class BrowserSession:
         "download of big.iso stopped: larger than 100 MB"."""
         return self._downloads.stopped_since(since)
 
-    async def start_screencast(self) -> None:
+    async def start_screencast(self) -> bool:
         """Stream the active page as JPEG frames to `on_frame`, latest-wins: a slow consumer gets the
-        newest frame when it is ready and never delays the browser or the agent. Idempotent."""
-        await self._screencast.start(self.check_page)
+        newest frame when it is ready and never delays the browser or the agent. Idempotent. False when
+        it could not start yet (the page was between documents): call again."""
+        return await self._screencast.start(self.check_page)
 
     async def stop_screencast(self) -> None:
         """Stop streaming. Idempotent."""

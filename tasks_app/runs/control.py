@@ -113,8 +113,8 @@ class DbControl(LocalControl):
         watching = await viewer_count(self.task_id) > 0
         try:
             if watching and not self._screencasting:
-                await session.start_screencast()
-                self._screencasting = True
+                # False when the page was between documents: the next sync (a poll away) tries again.
+                self._screencasting = await session.start_screencast()
             elif not watching and self._screencasting:
                 await session.stop_screencast()
                 self._screencasting = False
