@@ -30,7 +30,7 @@ def setup_django(var_dir: str, redis_url: str) -> None:
         LOOKOUT_RUNNER="inprocess",
         LOOKOUT_ALLOWED_NETWORKS="127.0.0.0/8",  # the local test site the runs browse
         DEBUG="1",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     )
     os.environ.pop("DATABASE_URL", None)
     import django

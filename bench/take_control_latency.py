@@ -104,9 +104,10 @@ async def measure(port: int, org, user, cookie: str, samples: int) -> dict[str, 
                 results[kind].append((time.perf_counter() - sent) * 1000)
                 await ws.send(json.dumps(up))
                 await asyncio.sleep(0.05)  # a person's pace, roughly; the screencast settles between inputs
-            await sync_to_async(services.terminate_task)(task=task, by=user)
     finally:
-        await run
+        # ends the run however the measurement ended (a failed wait must not leave it paused under control)
+        await sync_to_async(services.terminate_task)(task=task, by=user)
+        await asyncio.wait_for(run, timeout=60)
         await browser.close()
         fake.stop()
         site.stop()

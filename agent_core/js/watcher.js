@@ -144,14 +144,16 @@
 
   // ---- key listeners --------------------------------------------------------------------------------------
   EventTarget.prototype.addEventListener = function (type, listener, options) {
+    // A bare `addEventListener(...)` in a page script calls this with no receiver: that is the window.
+    const target = this == null ? window : this;
     if (KEY_TYPES.has(type)) {
-      if (this === window || this === document || this === document.documentElement || this === document.body) {
+      if (target === window || target === document || target === document.documentElement || target === document.body) {
         W.docKeys = true;
-      } else {
-        W.keyTargets.add(this);
+      } else if (typeof target === "object" || typeof target === "function") {
+        W.keyTargets.add(target);
       }
     }
-    return realAdd.call(this, type, listener, options);
+    return realAdd.call(target, type, listener, options);
   };
   function handles(el) {
     return W.keyTargets.has(el) || !!(el.onkeydown || el.onkeyup || el.onkeypress);

@@ -265,3 +265,18 @@ def test_proxy_credentials_are_split_out() -> None:
         "username": "bob",
         "password": "s@cret",
     }
+
+
+@pytest.mark.browser
+@pytest.mark.asyncio(loop_scope="session")
+async def test_page_watcher_keeps_bare_listener_calls_working(site: TestSite, session) -> None:
+    """The watcher (installed before page scripts) wraps addEventListener; a page script's bare
+    `addEventListener("keydown", f)` calls it with no receiver, which must still mean the window and must
+    not throw (it did: "Invalid value used in weak set", and the page never heard a key)."""
+    errors: list[str] = []
+    session.page.on("pageerror", lambda error: errors.append(str(error)))
+    await session.goto(site.url("misc/toggle.html"))
+    await session.page.keyboard.press("a")
+    assert await session.page.evaluate("document.body.style.background") == "rgb(255, 255, 255)"
+    assert await session.page.evaluate("window.__lookoutWatch.docKeys") is True
+    assert errors == []
