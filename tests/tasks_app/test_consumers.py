@@ -250,6 +250,31 @@ async def test_live_events_are_forwarded_as_encoded_once_by_the_publisher(task, 
         await comm.disconnect()
 
 
+async def test_live_messages_skip_the_per_message_hop_to_the_sync_thread(task, operator, monkeypatch):
+    """Forwarding a live message never waits for the sync thread (Channels closes stale database connections
+    there before every handler: 5,000 hops a second with 100 viewers at 50 events/s)."""
+    import channels.consumer
+    from channels.layers import get_channel_layer
+
+    from tasks_app.events import task_group
+
+    timeline, frames = communicator(task, operator), communicator(task, operator, "frames/")
+    assert (await timeline.connect())[0] and (await frames.connect())[0]
+
+    async def no_hop() -> None:
+        raise AssertionError("a live message went through the sync thread")
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", no_hop)
+    event = {"seq": 1, "type": "step.started", "ts": "t", "data": {"order": 1}}
+    await get_channel_layer().group_send(task_group(task.pk), {"type": "timeline.event", "payload": event})
+    assert (await timeline.receive_json_from(timeout=3))["seq"] == 1
+    await apublish(frames_group(task.pk), "live.frame", {"jpeg": b"\xff\xd8jpeg", "ts": 1.0})
+    assert (await frames.receive_from(timeout=3))[8:] == b"\xff\xd8jpeg"
+    monkeypatch.undo()  # disconnecting goes through Channels' own dispatch, hop included
+    await timeline.disconnect()
+    await frames.disconnect()
+
+
 async def next_of(layer, channel, kind):
     """The next message of type `kind` on `channel` (others, such as viewer counts, are skipped)."""
     import asyncio
