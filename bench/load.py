@@ -17,6 +17,7 @@ missing) and Redis (REDIS_URL, default redis://127.0.0.1:6379/15, flushed first)
 from __future__ import annotations
 
 import argparse
+import base64
 import asyncio
 import json
 import os
@@ -100,6 +101,7 @@ def setup_django(database_url: str, redis_url: str, queue: str, var_dir: str, mo
         LOOKOUT_CELERY_QUEUE=queue,
         LOOKOUT_VAR_DIR=var_dir,
         SECRET_KEY="load-bench-" + "x" * 40,
+        LOOKOUT_ENCRYPTION_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         OPENAI_API_KEY="bench",
         OPENAI_BASE_URL=model_url,
         LOOKOUT_ALLOWED_NETWORKS="127.0.0.0/8",
@@ -215,6 +217,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": model.base_url, "LOOKOUT_VAR_DIR": var_dir,
         "LOOKOUT_ALLOWED_NETWORKS": "127.0.0.0/8", "LOOKOUT_RECORD_RUNS": "1" if args.record else "0",
         "LOG_LEVEL": "WARNING", "SECRET_KEY": os.environ["SECRET_KEY"],
+        "LOOKOUT_ENCRYPTION_KEY": os.environ["LOOKOUT_ENCRYPTION_KEY"],
     })
     logs = Path(var_dir)
     port = free_port()
