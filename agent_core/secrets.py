@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 
-from agent_core.masking import MIN_SECRET_LENGTH, Masker
+from agent_core.masking import MIN_SECRET_LENGTH, Masker, is_text
 from agent_core.types import (
     ActionFinished,
     ActionStarted,
@@ -424,7 +424,7 @@ class MaskingHooks(RunHooks):
         if event.kind not in _UNMASKED_KINDS and self.secrets.masker() is not None:
             if "json" in event.content_type:
                 event = dataclasses.replace(event, data=self.secrets.mask_json_bytes(event.data))
-            elif event.kind != ArtifactKind.DOWNLOAD or _is_text(event.data):
+            elif event.kind != ArtifactKind.DOWNLOAD or is_text(event.data):
                 event = dataclasses.replace(event, data=self.secrets.mask_bytes(event.data))
         await self.inner.artifact(event)
 
@@ -455,16 +455,6 @@ class MaskingHooks(RunHooks):
         await self.inner.egress_blocked(
             dataclasses.replace(event, url=self.secrets.mask_text(event.url), reason=self.secrets.mask_text(event.reason))
         )
-
-
-def _is_text(data: bytes) -> bool:
-    if b"\x00" in data[:8192]:
-        return False
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 class MaskingLogFilter(logging.Filter):
