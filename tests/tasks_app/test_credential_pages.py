@@ -48,10 +48,10 @@ def test_admin_adds_changes_and_deletes_a_credential_in_the_dashboard(client, or
 
 
 def test_admin_deletes_a_saved_login(client, org_admin, org):
-    profile = save_profile_state(organization=org, name="acme login", state={"cookies": []}).profile
+    profile = save_profile_state(organization=org, name="acme-login", state={"cookies": []}).profile
     client.force_login(org_admin)
     response = client.post(reverse("profile-delete", args=[profile.pk]), follow=True)
-    assert "Saved login acme login deleted." in response.content.decode()
+    assert "Saved login acme-login deleted." in response.content.decode()
     assert not BrowserProfile.objects.filter(pk=profile.pk).exists()
 
 
