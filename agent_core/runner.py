@@ -78,7 +78,11 @@ async def run_agent(
         return RunOutcome(status=RunStatus.FAILED, failure_reason=str(exc))
     except ValueError as exc:  # a credential's TOTP secret that is not one
         return RunOutcome(status=RunStatus.FAILED, failure_reason=f"a credential cannot be used: {exc}")
-    outcome = await _run(spec, secrets, browser, llm, llm_config, MaskingHooks(hooks, secrets), control, config, browser_config)
+    try:
+        outcome = await _run(spec, secrets, browser, llm, llm_config, MaskingHooks(hooks, secrets), control, config, browser_config)
+    except Exception as exc:  # noqa: BLE001 - a bug or a broken browser: the run ends with a reason, masked below
+        logger.exception("the run crashed")  # the log filter masks while `secrets` is alive
+        outcome = RunOutcome(status=RunStatus.FAILED, failure_reason=f"internal error: {type(exc).__name__}: {exc}")
     return _masked_outcome(outcome, secrets)
 
 
