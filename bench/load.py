@@ -17,8 +17,8 @@ missing) and Redis (REDIS_URL, default redis://127.0.0.1:6379/15, flushed first)
 from __future__ import annotations
 
 import argparse
-import base64
 import asyncio
+import base64
 import json
 import os
 import re

@@ -274,11 +274,9 @@ async def test_a_crashed_run_ends_with_a_masked_reason(caplog):
     """An exception nobody expected (a bug, a broken browser) still ends the run with a reason, and the
     reason and the log never carry a secret value the exception happened to mention."""
     from agent_core.control import LocalControl
-    from agent_core.runner import run_agent
-    from agent_core.types import LLMConfig, RunStatus
-
     from agent_core.egress import EgressPolicy
-    from agent_core.types import BrowserConfig
+    from agent_core.runner import run_agent
+    from agent_core.types import BrowserConfig, LLMConfig, RunStatus
 
     class BrokenBrowser:
         config = BrowserConfig(egress=EgressPolicy.from_setting("127.0.0.0/8"))
