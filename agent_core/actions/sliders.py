@@ -175,9 +175,10 @@ async def _by_keys(page: Page, handle: ElementHandle, state: dict[str, Any], tar
     now = float(await _value(handle) or 0.0)
     big: tuple[str, str, float] | None = None
     tried_big = False
+    seen = {now}
     while not _same(now, target) and presses < _MAX_PRESSES:
         gap = target - now
-        if abs(gap) < step / 2:
+        if abs(gap) <= step / 2:
             break  # the closest the steps allow
         if not tried_big and abs(gap) > step * 20:
             tried_big = True
@@ -194,8 +195,9 @@ async def _by_keys(page: Page, handle: ElementHandle, state: dict[str, Any], tar
             await page.keyboard.press(key)
         presses += count
         after = await _value(handle)
-        if after is None or _same(after, now):
-            break  # at an end, or the widget stopped answering
+        if after is None or _same(after, now) or after in seen:
+            break  # at an end, the widget stopped answering, or it goes back and forth around the target
+        seen.add(after)
         now = after
     return True
 
