@@ -29,8 +29,12 @@ _FIND_JS = f"""el => {{
   const inner = el.querySelectorAll(sel);
   return inner.length === 1 ? inner[0] : null;
 }}"""
-# Read after the next frame: widgets often draw (and set aria-valuenow) in requestAnimationFrame.
-_STATE_JS = """s => new Promise(resolve => requestAnimationFrame(() => {
+# Read after the next frame: widgets often draw (and set aria-valuenow) in requestAnimationFrame. A page that
+# gets no frames (hidden) is read after 50 ms instead.
+_STATE_JS = """s => new Promise(done => {
+  let sent = false;
+  const resolve = (state) => { if (!sent) { sent = true; done(state); } };
+  const read = () => {
   const num = v => (v === null || v === undefined || String(v).trim() === '' || isNaN(Number(v))) ? null : Number(v);
   if (s.tagName === 'INPUT') resolve({
     native: (s.type || '').toLowerCase(), value: num(s.value), min: num(s.min), max: num(s.max),
@@ -42,7 +46,10 @@ _STATE_JS = """s => new Promise(resolve => requestAnimationFrame(() => {
     disabled: s.getAttribute('aria-disabled') === 'true',
     focused: document.activeElement === s || s.contains(document.activeElement),
   });
-}))"""
+  };
+  requestAnimationFrame(read);
+  setTimeout(read, 50);
+})"""
 _SET_RANGE_JS = """(s, v) => {
   const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
   s.focus();
