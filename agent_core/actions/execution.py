@@ -248,7 +248,7 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
     first_try = max(500, int(timeout * 0.6))
     try:
         await locator.set_checked(checked, timeout=first_try)
-        return None
+        return Verify(None, lambda: _check_checked(element, locator, checked))
     except PlaywrightError as exc:
         if not await still_there(locator):
             raise gone(element.id) from exc
@@ -264,7 +264,18 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
         raise ActionFailed(f"could not {wanted} {element.id}: {reason}") from exc
     if state is not None and state != checked:
         raise ActionFailed(f"could not {wanted} {element.id}: {reason}")
-    return {"fallback": "dom_click"}
+    return Verify({"fallback": "dom_click"}, lambda: _check_checked(element, locator, checked))
+
+
+async def _check_checked(element: Element, locator: Locator, checked: bool) -> None:
+    """On the settled page: a box the page unticked again (or ticked) a moment later fails the action."""
+    try:
+        state = await locator.evaluate(_CHECKED_JS)
+    except PlaywrightError:
+        return  # gone or replaced since: nothing left to compare
+    if state is not None and state != checked:
+        now = "checked" if state else "unchecked"
+        raise ActionFailed(f"{element.id} did not stay {'checked' if checked else 'unchecked'}: it is {now} now")
 
 
 async def _scroll(session: BrowserSession, scrape: ScrapeResult, action: Scroll, timeout: int) -> Any:

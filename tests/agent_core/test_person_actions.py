@@ -220,14 +220,17 @@ async def test_what_the_page_did_not_take_fails_and_the_model_is_told(
             return step(act("input_text", element_id(req, "name=zip"), text="90210-1234"))
         if "did not take 'SAVE10'" in earlier:
             return step(act("select_option", element_id(req, "name=shipping"), option="Express"))
+        if "did not stay checked" in earlier:
+            return step(act("input_text", element_id(req, "name=promo"), text="SAVE10"))
         return step(
             act("input_text", element_id(req, "name=name"), text="Ada Lovelace"),
-            act("input_text", element_id(req, "name=promo"), text="SAVE10"),
+            act("checkbox", element_id(req, "name=gift"), checked=True),
         )
 
     fake_openai.script = script
     spec = TaskSpec(url=site.url("act_controls/rejects.html"), navigation_goal="Order with code SAVE10, express")
-    outcome, hooks = await run_agent(spec, fake_openai, browser_manager, config=CONFIG)
+    config = AgentConfig(max_steps=4, max_retries_per_step=4)
+    outcome, hooks = await run_agent(spec, fake_openai, browser_manager, config=config)
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
     assert site.last("/act_controls/rejects")["fields"] == {
         "name": "Ada Lovelace",
@@ -236,13 +239,15 @@ async def test_what_the_page_did_not_take_fails_and_the_model_is_told(
         "zip": "90210",
     }
     failures = [e.result.error for e in hooks.of("action_finished") if not e.result.success]
-    promo_id, shipping_id, zip_id = (re.search(r"\be\d+\b", error or "").group(0) for error in failures)  # type: ignore[union-attr]
+    gift_id, promo_id, shipping_id, zip_id = (re.search(r"\be\d+\b", error or "").group(0) for error in failures)  # type: ignore[union-attr]
     assert failures == [
+        f"{gift_id} did not stay checked: it is unchecked now",
         f"{promo_id} did not take 'SAVE10': it holds ''",
         f"{shipping_id} did not keep 'Express': it holds 'Standard'",
         f"{zip_id} did not take '90210-1234': it holds '90210' (it takes at most 5 characters)",
     ]
-    told = history(fake_openai.requests[1])
+    assert f"checkbox [{gift_id}] -> FAILED: {gift_id} did not stay checked" in history(fake_openai.requests[1])
+    told = history(fake_openai.requests[2])
     assert f"input_text [{promo_id}] -> FAILED: {promo_id} did not take 'SAVE10': it holds ''" in told
 
 
