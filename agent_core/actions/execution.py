@@ -212,7 +212,7 @@ _TEXT_JS = """el => {
   if (f.tagName === 'INPUT') return {type: (f.type || 'text').toLowerCase(), text: f.value};
   if (f.tagName === 'TEXTAREA') return {type: 'textarea', text: f.value};
   if (f.tagName === 'SELECT')
-    return {type: 'select', text: Array.from(f.selectedOptions, o => (o.label || o.text).trim()).join('\n')};
+    return {type: 'select', text: Array.from(f.selectedOptions, o => (o.label || o.text).trim()).join('\\n')};
   const shown = f.innerText;
   return {type: 'text', text: shown && shown.trim() ? shown : (f.textContent || '')};
 }"""
