@@ -104,19 +104,19 @@ async def set_slider(
     if state["native"] == "range":
         _check_step(element, target, low or 0.0, high or 100.0, state["step"])
         await handle.evaluate(_SET_RANGE_JS, _num(target))
-        how = "set"
+        how, step = "set", None
     elif state["native"] is not None:  # input type=number: a spin button that is a text field
         await handle.fill(_num(target), timeout=timeout)
-        how = "typed"
+        how, step = "typed", None
     else:
         if state["value"] is None:
             raise ActionFailed(
                 f"{element.id} does not say its value (no aria-valuenow): use click or keypress on it", settle=False
             )
-        how = await _move(session.page, handle, state, target, timeout)
+        how, step = await _move(session.page, handle, state, target, timeout)
     reached = (await _state(handle))["value"]
     if not _same(reached, target):
-        raise ActionFailed(_missed(element, target, reached, how))
+        raise ActionFailed(_missed(element, target, reached, how, step))
     return Verify({"value": target, "by": how}, lambda: _check_value(element, handle, target))
 
 
@@ -145,19 +145,24 @@ async def _state(handle: ElementHandle) -> dict[str, Any]:
     return state
 
 
-async def _move(page: Page, handle: ElementHandle, state: dict[str, Any], target: float, timeout: int) -> str:
-    """Keys first (what a keyboard user does, and exact); a drag when the keys move nothing."""
+async def _move(
+    page: Page, handle: ElementHandle, state: dict[str, Any], target: float, timeout: int
+) -> tuple[str, float | None]:
+    """Keys first (what a keyboard user does, and exact); a drag when the keys move nothing. Returns how,
+    and the step of one key press when keys moved it."""
+    if _same(state["value"], target):
+        return "keys", 0.0
     try:
         await handle.scroll_into_view_if_needed(timeout=timeout)
         await handle.focus()
     except PlaywrightError:
         pass
-    if (await _state(handle))["focused"] and await _by_keys(page, handle, state, target):
-        return "keys"
-    if state["native"] is None and state["value"] is not None and not _same(state["value"], target):
-        await _by_drag(page, handle, state, target)
-        return "drag"
-    return "keys"
+    if (await _state(handle))["focused"]:
+        step = await _by_keys(page, handle, state, target)
+        if step is not None:
+            return "keys", step
+    await _by_drag(page, handle, state, target)
+    return "drag", None
 
 
 async def _value(handle: ElementHandle) -> float | None:
@@ -165,19 +170,20 @@ async def _value(handle: ElementHandle) -> float | None:
     return None if value is None else float(value)
 
 
-async def _by_keys(page: Page, handle: ElementHandle, state: dict[str, Any], target: float) -> bool:
-    """Press keys until the value is `target` or cannot come closer. False when no key moved it."""
+async def _by_keys(page: Page, handle: ElementHandle, state: dict[str, Any], target: float) -> float | None:
+    """Press keys until the value is `target` or cannot come closer. Returns the step of one arrow press
+    (0 when none was needed), None when no key moved it."""
     now = float(state["value"])
     if _same(now, target):
-        return True
+        return 0.0
     for key, end in (("Home", state["min"]), ("End", state["max"])):
         if end is not None and _same(end, target):
             await page.keyboard.press(key)
             if _same(await _value(handle), target):
-                return True
+                return 0.0
     up, down, step = await _arrow_keys(page, handle, now, target)
     if step is None or up is None or down is None:
-        return False
+        return None
     presses = 1
     now = float(await _value(handle) or 0.0)
     big: tuple[str, str, float] | None = None
@@ -206,7 +212,7 @@ async def _by_keys(page: Page, handle: ElementHandle, state: dict[str, Any], tar
             break  # at an end, the widget stopped answering, or it goes back and forth around the target
         seen.add(after)
         now = after
-    return True
+    return step
 
 
 async def _arrow_keys(
@@ -271,13 +277,10 @@ async def _by_drag(page: Page, handle: ElementHandle, state: dict[str, Any], tar
             return
 
 
-def _missed(element: Element, target: float, reached: float | None, how: str) -> str:
+def _missed(element: Element, target: float, reached: float | None, how: str, step: float | None) -> str:
     holds = "no value" if reached is None else _num(reached)
-    if how == "keys" and reached is not None:
-        return (
-            f"{element.id} holds {holds}, not {_num(target)}: its keys move it in steps that do not land on "
-            f"{_num(target)}, or it stopped at an end"
-        )
+    if how == "keys" and step:
+        return f"{element.id} holds {holds}, not {_num(target)}: its arrow keys move it in steps of {_num(step)}"
     if how == "drag":
         return f"{element.id} holds {holds}, not {_num(target)}: neither its keys nor dragging its handle got there"
     return f"{element.id} did not take {_num(target)}: it holds {holds}"

@@ -320,7 +320,7 @@ async def test_a_slider_refuses_what_it_cannot_hold(site: TestSite, session: Bro
     assert too_far.error == f"11 is outside {brightness.id}'s range, 0 to 10"
     half = await execute_action(session, page, SetSlider(element_id=brightness.id, value=4.5))
     assert half.error == (
-        f"{brightness.id} holds 4, not 4.5: its keys move it in steps that do not land on 4.5, or it stopped at an end"
+        f"{brightness.id} holds 4, not 4.5: its arrow keys move it in steps of 1"
     )
     home = await execute_action(session, page, SetSlider(element_id=brightness.id, value=0))
     assert home.success and await value_of(session, "#brightness-value") == "0"
