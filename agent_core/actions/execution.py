@@ -139,7 +139,7 @@ async def _perform(session: BrowserSession, scrape: ScrapeResult, action: Action
         text = await reveal_into(session, element, locator, action.text)  # secrets: at the last moment
         if element.tag == "select":
             return await select_options(session, element, locator, text, timeout)
-        if element.input_type == "range" or element.role == "slider":
+        if element.input_type == "range" or element.role == "slider" or _spin_button(element):
             return await set_slider(session, element, locator, _slider_number(element, text), timeout)
         return await input_text(session, element, locator, text, secret=text != action.text, timeout=timeout)
     if isinstance(action, SelectOption):
@@ -177,13 +177,18 @@ async def _click(element: Element, locator: Locator, timeout: int) -> Any:
     return {"fallback": "dom_click", "reason": reason}
 
 
+def _spin_button(element: Element) -> bool:
+    """A spin button built from other elements (not an input, not editable): it takes keys, not text."""
+    return element.role == "spinbutton" and element.tag not in ("input", "textarea") and not element.editable
+
+
 def _slider_number(element: Element, text: str) -> float:
     """input_text into a slider: the number it asks for, set as set_slider does."""
     try:
         return SetSlider.model_validate({"element_id": element.id, "value": text}).value
     except ValueError:
         raise ActionFailed(
-            f"{element.id} is a slider: set it with set_slider and a number, not {text!r}", settle=False
+            f"{element.id} is a slider or spinner: set it with set_slider and a number, not {text!r}", settle=False
         ) from None
 
 

@@ -250,6 +250,8 @@ async def _by_drag(page: Page, handle: ElementHandle, state: dict[str, Any], tar
     track = (await handle.evaluate_handle(_TRACK_JS, vertical)).as_element()
     box = await handle.bounding_box()
     area = await track.bounding_box() if track is not None else None
+    if track is not None:
+        await track.dispose()
     if box is None or area is None or high <= low:
         return
     length = area["height"] if vertical else area["width"]
