@@ -24,11 +24,12 @@ from agent_core.actions import (
 )
 from agent_core.browser import BrowserManager, BrowserSession
 from agent_core.scraper import Element, ScrapeResult, scrape
-from agent_core.types import ActionResult, AgentConfig, RunStatus, TaskSpec
+from agent_core.secrets import Secrets
+from agent_core.types import ActionResult, AgentConfig, CredentialSpec, RunStatus, TaskSpec
 from tests.agent_core.running import Recorder, run_agent
 from tests.fakes.openai_server import FakeOpenAIServer, FakeRequest
 from tests.scripting import act, element_id, page_url, step
-from tests.sites.server import TestSite
+from tests.sites.server import VAULT_PASSWORD, VAULT_USER, TestSite
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -354,3 +355,15 @@ async def test_hover_opens_a_submenu_without_following_the_link(site: TestSite, 
     result = await execute_action(session, page, Hover(element_id=find(page, ">Products<").id))
     assert result.success and not result.navigated
     assert "Laptops" in (await scrape(session.page)).listing
+
+
+async def test_a_secret_the_field_did_not_take_is_never_repeated(site: TestSite, session: BrowserSession) -> None:
+    session.secrets = Secrets([
+        CredentialSpec(name="vault", username=VAULT_USER, password=VAULT_PASSWORD, sites=(f"127.0.0.1:{site.port}",))
+    ])
+    await session.goto(site.url("act_controls/rejects.html"))
+    page = await scrape(session.page)
+    zip_code = find(page, "name=zip")  # keeps 5 characters of the 20 of the username
+    result = await execute_action(session, page, InputText(element_id=zip_code.id, text="{{vault.username}}"))
+    assert result.error == f"{zip_code.id} did not take the text typed: it holds 5 characters, not {len(VAULT_USER)}"
+    assert await value_of(session, "#zip") == VAULT_USER[:5]
