@@ -20,7 +20,7 @@ from agent_core.actions.targets import ActionFailed, first_line, gone, still_the
 from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 
-__all__ = ["Verify", "input_text", "keys_to_type", "text_took"]
+__all__ = ["CHECK_TIMEOUT_MS", "Verify", "input_text", "keys_to_type", "text_took"]
 
 
 @dataclass(frozen=True)
@@ -171,9 +171,12 @@ async def _formatted(element: Element, locator: Locator, text: str) -> tuple[str
     return value, data
 
 
+CHECK_TIMEOUT_MS = 1000  # a check reads an element that is there (still_there), or none at all
+
+
 async def _check_holds(element: Element, locator: Locator, expected: str, *, secret: bool) -> None:
     try:
-        held = await locator.evaluate(_HOLDS_JS)
+        held = await locator.evaluate(_HOLDS_JS, timeout=CHECK_TIMEOUT_MS) if await still_there(locator) else None
     except PlaywrightError:
         return  # gone or replaced since (a re-render): nothing left to compare
     if held is None:

@@ -39,12 +39,13 @@ _STATE_JS = """s => new Promise(done => {
   if (s.tagName === 'INPUT') resolve({
     native: (s.type || '').toLowerCase(), value: num(s.value), min: num(s.min), max: num(s.max),
     step: s.step || '', disabled: s.disabled || s.readOnly, focused: document.activeElement === s,
+    connected: s.isConnected,
   });
   else resolve({
     native: null, value: num(s.getAttribute('aria-valuenow')), min: num(s.getAttribute('aria-valuemin')),
     max: num(s.getAttribute('aria-valuemax')), vertical: s.getAttribute('aria-orientation') === 'vertical',
     disabled: s.getAttribute('aria-disabled') === 'true',
-    focused: document.activeElement === s || s.contains(document.activeElement),
+    focused: document.activeElement === s || s.contains(document.activeElement), connected: s.isConnected,
   });
   };
   requestAnimationFrame(read);
@@ -290,9 +291,10 @@ def _missed(element: Element, target: float, reached: float | None, how: str, st
 
 async def _check_value(element: Element, handle: ElementHandle, target: float) -> None:
     try:
-        now = (await _state(handle))["value"]
+        state = await _state(handle)
     except PlaywrightError:
-        return  # gone or replaced since: nothing left to compare
-    if not _same(now, target):
+        return  # gone since: nothing left to compare
+    now = state["value"]
+    if state["connected"] and not _same(now, target):  # a replaced handle holds what it held
         holds = "no value" if now is None else _num(now)
         raise ActionFailed(f"{element.id} did not keep {_num(target)}: it holds {holds}")

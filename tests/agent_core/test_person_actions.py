@@ -367,3 +367,17 @@ async def test_a_secret_the_field_did_not_take_is_never_repeated(site: TestSite,
     result = await execute_action(session, page, InputText(element_id=zip_code.id, text="{{vault.username}}"))
     assert result.error == f"{zip_code.id} did not take the text typed: it holds 5 characters, not {len(VAULT_USER)}"
     assert await value_of(session, "#zip") == VAULT_USER[:5]
+
+
+async def test_a_field_replaced_after_typing_is_not_waited_for(site: TestSite, session: BrowserSession) -> None:
+    # A framework that renders a new input on each change: the typed field is gone, nothing is left to check.
+    await session.goto(site.url("act_controls/rejects.html"))
+    await session.page.evaluate(
+        """() => { const name = document.getElementById('name');
+        name.addEventListener('input', () => { const fresh = document.createElement('input');
+          fresh.value = name.value; fresh.id = 'fresh'; name.replaceWith(fresh); }); }"""
+    )
+    page = await scrape(session.page)
+    result = await execute_action(session, page, InputText(element_id=find(page, "name=name").id, text="Ada"))
+    assert result.success and result.duration_ms < 1000
+    assert await value_of(session, "#fresh") == "Ada"
