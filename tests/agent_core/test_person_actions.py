@@ -352,7 +352,7 @@ async def test_hover_opens_a_submenu_without_following_the_link(site: TestSite, 
     await session.goto(site.url("act_controls/menu.html"))
     page = await scrape(session.page)
     assert "Laptops" not in page.listing
-    result = await execute_action(session, page, Hover(element_id=find(page, ">Products<").id))
+    result = await execute_action(session, page, Hover(element_id=find(page, "<a .*>Products<").id))
     assert result.success and not result.navigated
     assert "Laptops" in (await scrape(session.page)).listing
 
@@ -381,3 +381,18 @@ async def test_a_field_replaced_after_typing_is_not_waited_for(site: TestSite, s
     result = await execute_action(session, page, InputText(element_id=find(page, "name=name").id, text="Ada"))
     assert result.success and result.duration_ms < 1000
     assert await value_of(session, "#fresh") == "Ada"
+
+
+async def test_hover_on_a_covered_element_tells_it_by_its_mouse_events(site: TestSite, session: BrowserSession) -> None:
+    await session.goto(site.url("act_controls/menu.html"))
+    page = await scrape(session.page)
+    await session.page.evaluate(  # a cookie banner slides over the menu after the scrape; the menu listens itself
+        """() => { const top = document.querySelector('nav > ul > li');
+        top.addEventListener('mouseenter', () => { document.getElementById('chosen').textContent = 'menu heard the mouse'; });
+        const r = top.getBoundingClientRect(); const o = document.createElement('div');
+        Object.assign(o.style, {position: 'fixed', left: r.left + 'px', top: r.top + 'px', width: r.width + 'px',
+          height: r.height + 'px', background: 'white'}); document.body.appendChild(o); }"""
+    )
+    result = await execute_action(session, page, Hover(element_id=find(page, "<a .*>Products<").id), timeout_ms=600)
+    assert result.success and result.data["fallback"] == "events"
+    assert await session.page.text_content("#chosen") == "menu heard the mouse"
