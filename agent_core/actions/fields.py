@@ -217,8 +217,8 @@ def _number(text: str) -> float | None:
 
 def text_took(expected: str, held: str, *, suggests: bool = False) -> bool:
     """Whether a field holding `held` took `expected`: the same text, give or take spacing and case, the
-    punctuation a mask adds ("(555) 123-4567" for "5551234567"), a number's formatting ("1,000.00"), or, in a
-    field that completes what is typed, the completion of it."""
+    punctuation a mask adds ("(555) 123-4567" for "5551234567"), a number's formatting ("1,000.00"), the same
+    date or time written another way, or, in a field that completes what is typed, the completion of it."""
     if held == expected or _fold(held) == _fold(expected):
         return True
     if suggests and _fold(held).startswith(_fold(expected)):
@@ -227,4 +227,29 @@ def text_took(expected: str, held: str, *, suggests: bool = False) -> bool:
     if letters and letters == _alnum(held):
         return True
     number = _number(expected)
-    return number is not None and number == _number(held)
+    if number is not None and number == _number(held):
+        return True
+    return _same_moment(expected, held)
+
+
+def _same_moment(expected: str, held: str) -> bool:
+    """A date or time a picker wrote its own way ("2012-09-10" shown as "09/10/2012", "8:22 PM" as "20:22"):
+    the same when one side reads only one way and the other can read as it."""
+    for kind in ("date", "time"):
+        one, other = _readings(kind, expected), _readings(kind, held)
+        if one and other and (len(one) == 1 or len(other) == 1) and one & other:
+            return True
+    return False
+
+
+def _readings(kind: str, text: str) -> set[str]:
+    found: set[str] = set()
+    if not text.strip() or not any(ch.isdigit() for ch in text):
+        return found
+    orders: tuple[DateOrder, ...] = ("MDY", "DMY")
+    for order in orders:
+        try:
+            found.add(normalise_value(kind, text, order=order))
+        except FormatRefused:
+            pass
+    return found

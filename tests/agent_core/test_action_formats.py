@@ -111,6 +111,13 @@ def test_date_order_from_a_pattern_the_page_writes() -> None:
         ("SAVE10", "", False, False),
         ("902101234", "90210", False, False),  # cut by maxlength
         ("08:22", "", False, False),
+        ("2012-09-10", "09/10/2012", False, True),  # a date picker writes the date its own way
+        ("September 10, 2012", "2012-09-10", False, True),
+        ("2012-09-10", "10/09/2012", False, True),
+        ("2012-09-10", "09/11/2012", False, False),
+        ("09/10/2012", "10/09/2012", False, False),  # both read two ways: nothing says they agree
+        ("8:22 PM", "20:22", False, True),
+        ("8:22 PM", "08:22", False, False),
     ],
 )
 def test_what_counts_as_a_field_having_taken_a_text(expected: str, held: str, suggests: bool, took: bool) -> None:
