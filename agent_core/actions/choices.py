@@ -9,8 +9,8 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 
-from agent_core.actions.fields import CHECK_TIMEOUT_MS, Verify
-from agent_core.actions.targets import ActionFailed, failure_on, first_line, frame_scope, still_there
+from agent_core.actions.fields import Verify, read_now
+from agent_core.actions.targets import ActionFailed, failure_on, first_line, frame_scope
 from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 
@@ -121,9 +121,7 @@ def _choice(element: Element, options: list[dict[str, Any]], name: str) -> dict[
 
 async def _check_chosen(element: Element, locator: Locator, picked: list[dict[str, str]]) -> None:
     try:
-        held: list[dict[str, str]] | None = (
-            await locator.evaluate(_CHOSEN_JS, timeout=CHECK_TIMEOUT_MS) if await still_there(locator) else None
-        )
+        held: list[dict[str, str]] | None = await read_now(locator, _CHOSEN_JS)
     except PlaywrightError:
         return  # gone or replaced since: nothing left to compare
     if held is None or {o["value"] for o in held} == {o["value"] for o in picked}:

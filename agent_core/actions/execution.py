@@ -12,7 +12,7 @@ from playwright.async_api import Locator, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent_core.actions.choices import select_options
-from agent_core.actions.fields import CHECK_TIMEOUT_MS, Verify, input_text
+from agent_core.actions.fields import Verify, input_text, read_now
 from agent_core.actions.secret_text import reveal_into
 from agent_core.actions.sliders import set_slider
 from agent_core.actions.targets import (
@@ -275,7 +275,7 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
 async def _check_checked(element: Element, locator: Locator, checked: bool) -> None:
     """On the settled page: a box the page unticked again (or ticked) a moment later fails the action."""
     try:
-        state = await locator.evaluate(_CHECKED_JS, timeout=CHECK_TIMEOUT_MS) if await still_there(locator) else None
+        state = await read_now(locator, _CHECKED_JS)
     except PlaywrightError:
         return  # gone or replaced since: nothing left to compare
     if state is not None and state != checked:

@@ -20,7 +20,7 @@ from agent_core.actions.targets import ActionFailed, first_line, gone, still_the
 from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 
-__all__ = ["CHECK_TIMEOUT_MS", "Verify", "input_text", "keys_to_type", "text_took"]
+__all__ = ["Verify", "input_text", "keys_to_type", "read_now", "text_took"]
 
 
 @dataclass(frozen=True)
@@ -171,12 +171,16 @@ async def _formatted(element: Element, locator: Locator, text: str) -> tuple[str
     return value, data
 
 
-CHECK_TIMEOUT_MS = 1000  # a check reads an element that is there (still_there), or none at all
+async def read_now(locator: Locator, script: str) -> Any:
+    """`script` run on the element if it is still there (None if not), in one round trip and without waiting
+    for it: a check after an action reads the element as it is, or finds it gone."""
+    found = await locator.evaluate_all(f"els => els.length ? ({script})(els[0]) : null")
+    return found
 
 
 async def _check_holds(element: Element, locator: Locator, expected: str, *, secret: bool) -> None:
     try:
-        held = await locator.evaluate(_HOLDS_JS, timeout=CHECK_TIMEOUT_MS) if await still_there(locator) else None
+        held = await read_now(locator, _HOLDS_JS)
     except PlaywrightError:
         return  # gone or replaced since (a re-render): nothing left to compare
     if held is None:
