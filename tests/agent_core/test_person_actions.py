@@ -328,6 +328,11 @@ async def test_a_slider_refuses_what_it_cannot_hold(site: TestSite, session: Bro
     typed = await execute_action(session, page, InputText(element_id=volume.id, text="40"))
     assert typed.success and await value_of(session, "#volume") == "40"
     assert await session.page.text_content("#volume-shown") == "40"  # the page heard the input event
+    guests = find(page, "role=spinbutton")
+    typed_guests = await execute_action(session, page, InputText(element_id=guests.id, text="5"))
+    assert typed_guests.success and typed_guests.data["by"] == "keys" and await value_of(session, "#guests-value") == "5"
+    fewer = await execute_action(session, page, SetSlider(element_id=guests.id, value=1))
+    assert fewer.success and await session.page.text_content("#guests") == "1"
     not_a_slider = await execute_action(session, page, SetSlider(element_id=find(page, "Save settings").id, value=1))
     assert "is not a slider" in (not_a_slider.error or "")
 
