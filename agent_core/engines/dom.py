@@ -14,7 +14,7 @@ from typing import Any
 
 from agent_core.actions.execution import execute_action
 from agent_core.actions.parsing import AGENT_STEP_SCHEMA, parse_agent_step
-from agent_core.actions.vocabulary import Action, AskHuman, Complete, Terminate, action_to_dict
+from agent_core.actions.vocabulary import Action, AskHuman, Complete, ReadText, Terminate, action_to_dict
 from agent_core.changes import measure_change
 from agent_core.control import cancellable
 from agent_core.engines.base import Engine, StepTimings
@@ -179,17 +179,19 @@ class DomEngine(Engine[PageView]):
             )
             self._next_at = time.monotonic()
             changes = result.data.get("changes") if isinstance(result.data, dict) else None
-            self.history.append(
-                {
-                    "step": step.order,
-                    "action_type": as_dict.get("action_type"),
-                    "element_id": as_dict.get("element_id"),
-                    "reasoning": as_dict.get("reasoning", ""),
-                    "success": result.success,
-                    "error": result.error,
-                    "changes": changes.get("summary") if changes else None,
-                }
-            )
+            item: dict[str, Any] = {
+                "step": step.order,
+                "action_type": as_dict.get("action_type"),
+                "element_id": as_dict.get("element_id"),
+                "reasoning": as_dict.get("reasoning", ""),
+                "success": result.success,
+                "error": result.error,
+                "changes": changes.get("summary") if changes else None,
+            }
+            if isinstance(action, ReadText) and result.success and isinstance(result.data, dict):
+                # what the model asked to read: the answer is in its next prompt's history
+                item["read"] = {key: result.data.get(key) for key in ("text", "offset", "total")}
+            self.history.append(item)
             if not result.success:
                 raise StepFailedError(f"{as_dict.get('action_type')} failed: {result.error}")
             if self._measured is not None:

@@ -21,7 +21,9 @@ behave like real ones: autocomplete/ (searches on keydown after 300 ms; a phone 
 only by nearby text), signup/ (validation answered by a slow XHR, shown after a fade), dead/ (a button that does
 nothing), panels/ (a tab strip and an accordion whose content arrives after an animation), hostile/ (asks the
 agent to upload `{{internal_url}}` and posts the file back to /hostile/collect), download/archive.html (a link
-to the streamed archive).
+to the streamed archive), act_controls/ (what a person does: a multiple select, sliders answering to keys or
+to a drag, a menu opening on hover, a long textarea, date and time inputs, fields that refuse what is typed;
+each page posts to /act_controls/<page>).
 Special GET routes: /slow?seconds=N answers after N s; /echo returns the request headers as JSON;
 /download/report.csv is an attachment (REPORT_CSV); /download/archive.bin?mb=N streams an N MB attachment
 (default 3) in 64 KB pieces a few milliseconds apart, and records in `site.streams` how much it sent and
