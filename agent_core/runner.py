@@ -57,6 +57,18 @@ def validate_spec(spec: TaskSpec) -> None:
         raise InvalidTaskError("a task needs a navigation goal or a data extraction goal")
     if spec.max_steps < 1:
         raise InvalidTaskError("max_steps must be at least 1")
+    if spec.run_with not in ("agent", "script"):
+        raise InvalidTaskError(f"run_with must be \"agent\" or \"script\", not {spec.run_with!r}")
+    if spec.run_with == "script":
+        if spec.engine != Engine.DOM:
+            raise InvalidTaskError("only the dom engine replays scripts (run_with \"script\")")
+        if spec.script is None:
+            raise InvalidTaskError("run_with \"script\" needs the script to replay")
+        from agent_core.replay.script import Script, fill_references
+
+        script = Script.from_dict(spec.script)  # ScriptError is an InvalidTaskError
+        for step in script.steps:  # every payload key it types is in this payload
+            fill_references(step.params, spec.navigation_payload)
 
 
 async def run_agent(
