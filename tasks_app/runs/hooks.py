@@ -5,6 +5,7 @@ forwards what is never stored (model deltas, live frames) straight to the channe
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -24,10 +25,13 @@ from agent_core.types import (
     StepFinished,
     StepStarted,
 )
+from tasks_app.errors import LookoutError
 from tasks_app.events import LLMDeltaData, apublish, frames_group, task_group
 from tasks_app.pricing import cost_of
 from tasks_app.services import runs as run_services
 from tasks_app.services import scripts as script_services
+
+logger = logging.getLogger(__name__)
 
 # Refusals recorded one by one per run; past this a page asking for thousands of refused URLs costs a
 # counter, and one event at the end says how many more there were.
@@ -167,10 +171,14 @@ class RecordingHooks(RunHooks):
         self.session = session
 
     async def script(self, event: ScriptOut) -> None:
-        """A script the run recorded (or, in a replay, repaired): stored as a new version (services.scripts)."""
-        await database_sync_to_async(script_services.save_script)(
-            task_id=self.task_id, document=event.document, healed_steps=list(event.healed_steps), reason=event.reason
-        )
+        """A script the run recorded (or, in a replay, repaired): stored as a new version (services.scripts).
+        One that cannot be stored is logged, not raised: the run it comes from still completed."""
+        try:
+            await database_sync_to_async(script_services.save_script)(
+                task_id=self.task_id, document=event.document, healed_steps=list(event.healed_steps), reason=event.reason
+            )
+        except (LookoutError, ValueError):
+            logger.exception("the script of task %s was not stored", self.task_id)
 
     async def storage_state(self, state: dict[str, Any]) -> None:
         """A completed run's saved login: stored encrypted as the task's profile (see services.runs)."""

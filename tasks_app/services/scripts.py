@@ -10,6 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
+from agent_core.replay.script import Script as ScriptDocument
+from agent_core.replay.script import ScriptError, references
 from tasks_app.access import Actor, ensure_can_control
 from tasks_app.errors import InvalidRequestError
 from tasks_app.events import ReplayFinishedData, ScriptRecordedData
@@ -34,8 +36,7 @@ def save_script(*, task_id: Any, document: dict[str, Any], healed_steps: list[in
     `script.recorded` event with it. Safe to call twice for one run: the first version it made is returned."""
     if reason not in Script.Reason.values:
         raise ValueError(f"unknown script reason {reason!r}")
-    if not isinstance(document, dict):
-        raise InvalidRequestError("a script document is a JSON object", field="document")
+    read_document(document)
     if len(json.dumps(document)) > MAX_DOCUMENT_BYTES:
         raise InvalidRequestError(f"the script is larger than {MAX_DOCUMENT_BYTES // 2**20} MiB", field="document")
     task = Task.objects.select_related("script").get(pk=task_id)
@@ -70,6 +71,28 @@ def save_script(*, task_id: Any, document: dict[str, Any], healed_steps: list[in
         }
         record_event(task_id=task.pk, type=SCRIPT_EVENT, data=data)
     return script
+
+
+def read_document(document: Any) -> ScriptDocument:
+    """The document read by agent_core (which replays it); InvalidRequestError naming the problem otherwise."""
+    try:
+        return ScriptDocument.from_dict(document)
+    except ScriptError as exc:
+        raise InvalidRequestError(f"the script cannot be replayed: {exc}", field="document") from exc
+
+
+def _check_payload_keys(script: Script, payload: Any) -> None:
+    """Every payload key the script types is in the replay's payload (else it could not type it)."""
+    wanted = references(read_document(script.document))
+    have = set(payload) if isinstance(payload, dict) else set()
+    missing = sorted(wanted - have)
+    if missing:
+        raise InvalidRequestError(
+            f"navigation_payload lacks {', '.join(map(repr, missing))}, which the script types "
+            f"(it needs the keys {', '.join(sorted(wanted))})",
+            field="navigation_payload",
+            extra={"missing": missing},
+        )
 
 
 def record_replay(*, task_id: Any, replay: dict[str, Any]) -> None:
@@ -135,6 +158,7 @@ def replay_task(
         keys = request.get("secret_payload_keys") or []
         changes["secret_payload_keys"] = [k for k in keys if isinstance(payload, dict) and k in payload]
     request.update(changes)
+    _check_payload_keys(script, request.get("navigation_payload"))
     return create_task(
         organization=organization,
         created_by=by,

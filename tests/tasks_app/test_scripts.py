@@ -86,6 +86,8 @@ def test_secret_payload_keys_stay_secret_in_a_replay(org, operator):
         ({"engine": "cua"}, "engine", "dom engine only"),
         ({"navigation_payload": {"x": "y" * 70000}}, "navigation_payload", "KiB"),
         ({"max_steps": 1000}, "max_steps", "limited to"),
+        ({"navigation_payload": {"plan": "free"}}, "navigation_payload", "lacks 'email', which the script types"),
+        ({"navigation_payload": ["ada@example.test"]}, "navigation_payload", "lacks 'email'"),
     ],
 )
 def test_bad_replay_requests_name_the_field(org, operator, changes, field, fragment):
@@ -180,3 +182,22 @@ def test_a_script_is_found_by_its_url_and_goal(org, other_org, operator, outside
                             navigation_goal="Sign up with the payload's email")
     assert found.lineage_id == newer.pk != older.pk
     assert find_script_for(organization=org, url="https://example.test/signup", navigation_goal="other") is None
+
+
+@pytest.mark.parametrize(
+    ("document", "fragment"),
+    [
+        ({**DOCUMENT, "steps": []}, "non-empty list of steps"),
+        ({**DOCUMENT, "format": 9}, "unknown script format 9"),
+        ({**DOCUMENT, "steps": [{"action": "click", "params": {}, "target": None}]}, "script step 1: click needs a target"),
+        ("not an object", "must be a JSON object"),
+    ],
+)
+def test_a_document_that_cannot_be_replayed_is_not_stored(org, operator, document, fragment):
+    task = services.create_task(organization=org, created_by=operator, start=False, url="https://example.test/",
+                                navigation_goal="look")
+    with pytest.raises(InvalidRequestError) as err:
+        save_script(task_id=task.pk, document=document, healed_steps=[], reason="recorded")
+    assert fragment in err.value.message and not Script.objects.exists()
+    async_to_sync(RecordingHooks(task.pk).script)(ScriptOut(document={"format": 9}))  # logged, not raised
+    assert not Script.objects.exists()
