@@ -183,10 +183,11 @@ class TasksApi(OrgApi):
         operation_id="tasks_create",
         summary="Create a task",
         description="Validates the request, stores the task and queues it for a worker. "
-        "Unknown fields are refused, so a typo cannot silently drop a setting.",
+        "Unknown fields are refused, so a typo cannot silently drop a setting. With `run_with: \"script\"`, "
+        "the task replays a recorded script (404 when `replay_of` or `script_id` is not of this organization).",
         tags=["tasks"],
         request=InputSerializer,
-        responses={201: TaskOutput, **errors(400, 415)},
+        responses={201: TaskOutput, **errors(400, 404, 415)},
     )
     def post(self, request: Request) -> Response:
         body = self.body()

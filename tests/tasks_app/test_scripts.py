@@ -16,6 +16,7 @@ from tasks_app.runs.hooks import RecordingHooks
 from tasks_app.selectors.scripts import find_script_for, latest_script
 from tasks_app.services.runs import end_run
 from tasks_app.services.scripts import save_script
+from tasks_app.services.webhooks import webhook_payload
 from tests.tasks_app.recorded import DOCUMENT, recorded_run
 from tests.tasks_app.running import assert_events_typed
 
@@ -163,6 +164,8 @@ def test_a_replays_figures_are_stored_with_its_end(org, operator):
     assert_events_typed(events)
     end_run(task_id=replay.pk, status="completed", replay=figures)  # twice: one event
     assert TaskEvent.objects.filter(task=replay, type="replay.finished").count() == 1
+    body = webhook_payload(Task.objects.get(pk=replay.pk))
+    assert (body["run_with"], body["replay"]) == ("script", figures)
 
 
 def test_the_hook_stores_what_the_engine_recorded(org, operator):
