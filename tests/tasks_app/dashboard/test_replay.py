@@ -11,9 +11,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from agent_core.types import ActionFinished, ActionResult, ActionStarted, ScriptOut, StepRef, StepStarted
 from tasks_app import services
-from tasks_app.models import Script, Task
-from tests.tasks_app.recorded import ADA, GRACE, apply_with_payload
+from tasks_app.models import Script, Step, Task
+from tests.tasks_app.recorded import ADA, DOCUMENT, GRACE, apply_with_payload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,3 +64,35 @@ def test_run_again_without_the_model(asgi_server, logged_in_page, operator, org,
     assert site.last("/job/apply")["fields"]["full_name"] == GRACE["full_name"]
     steps = page.locator(".tl-step").count()
     assert page.locator(".tl-step .mode-tag.replayed").count() == steps >= 7
+
+
+def test_the_timeline_says_how_each_step_of_a_replay_ran(asgi_server, logged_in_page, operator, scripted_run, live_task):
+    """Events played through the real RecordingHooks: a replayed step, a step the model redid (and why) and
+    the repaired script, each on the timeline as it arrives and again after a reload."""
+    run, hooks = scripted_run, scripted_run.hooks
+    page = logged_in_page(operator)
+    page.goto(f"/tasks/{live_task.pk}/")
+    expect(page.locator("#conn-state")).to_have_text("live")
+
+    click = {"action_type": "click", "element_id": "e4", "reasoning": "replayed step 2 of the script"}
+    first = StepRef(order=1)
+    asgi_server.run(hooks.step_started(StepStarted(step=first, url="https://shop.example.test/", mode="replayed")))
+    asgi_server.run(hooks.action_started(ActionStarted(step=first, index=0, action=click, mode="replayed")))
+    asgi_server.run(hooks.action_finished(ActionFinished(step=first, index=0, action=click,
+                                                          result=ActionResult(success=True), mode="replayed")))
+    run.step_done(first, tokens=(0, 0))
+    why = 'step 2 (click "Sign up"): no element matches its recorded locators'
+    second = StepRef(order=2)
+    asgi_server.run(hooks.step_started(StepStarted(step=second, url="https://shop.example.test/", mode="model", why=why)))
+    run.reply(second, {"thinking": "The button is now called Join.", "goal_achieved": False, "actions": []})
+    run.step_done(second)
+    asgi_server.run(hooks.script(ScriptOut(document=DOCUMENT, healed_steps=[2], reason="repaired")))
+
+    steps = page.locator("#timeline .tl-step")
+    expect(steps.nth(0).locator(".mode-tag")).to_have_text("replayed")
+    expect(steps.nth(1).locator(".mode-tag")).to_have_text("asked the model")
+    expect(steps.nth(1).locator(".step-why")).to_have_text(f"Why the model was asked: {why}")
+    expect(page.locator("#timeline .tl-script")).to_contain_text("Script repaired: version 1 (2 actions; the model redid step 2)")
+    page.reload()  # the same from the stored events
+    expect(page.locator("#timeline .tl-step").nth(1).locator(".step-why")).to_contain_text("no element matches")
+    assert Step.objects.get(task=live_task, order=2).why == why
