@@ -122,7 +122,9 @@ def test_skyverns_client_runs_again_with_code(skyvern_client, org_key, settings)
     assert first.run_request.run_with == "agent" and first.script_run is None
     task = services.claim_task(task_id=first.run_id, worker="test-worker")
     services.finish_task(task=task, status=Task.Status.COMPLETED)
-    version = save_script(task_id=task.pk, document=DOCUMENT, healed_steps=[], reason="recorded")  # as the run would
+    typed = {**DOCUMENT["steps"][0], "params": {"text": "ada@example.test"}}  # no payload here: text as typed
+    document = {**DOCUMENT, "steps": [typed, *DOCUMENT["steps"][1:]]}
+    version = save_script(task_id=task.pk, document=document, healed_steps=[], reason="recorded")  # as the run would
 
     again = client.run_task(prompt="Sign up with the payload's email", url="https://example.test/signup", run_with="code")
     assert again.run_request.run_with == "code"
