@@ -23,7 +23,7 @@ from agent_core.actions.execution import execute_action
 from agent_core.actions.vocabulary import Action, action_to_dict
 from agent_core.engines.dom import DomEngine, PageView, StepTimings, _Before
 from agent_core.engines.steps import StepResult
-from agent_core.errors import StepFailedError
+from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
 from agent_core.extraction import validate_extraction
 from agent_core.llm import LLMReply
 from agent_core.replay.locators import Resolution, resolve
@@ -191,20 +191,36 @@ class ReplayEngine(DomEngine):
     # ---- one recorded step ----------------------------------------------------------------------------------
 
     async def _replay(self, index: int, item: ScriptStep) -> tuple[str | None, str | None]:
-        """Replay step `index`: (problem, None) when it did not go as recorded (None: it did), or (None, reason)
-        when an operator denied its safety checks."""
+        """Replay step `index` as one step of the run: (problem, None) when it did not go as recorded (None: it
+        did), or (None, reason) when an operator denied its safety checks."""
         step = self._next_ref()
         self.mode, self.why = REPLAYED, ""
         self.timings.append(StepTimings())
         started = time.perf_counter()
         await self.hooks.step_started(StepStarted(step=step, url=self.session.page.url))
 
-        async def finish(problem: str | None) -> None:
+        async def finish(error: str | None) -> None:
             await self.hooks.step_finished(
-                StepFinished(step=step, success=problem is None, error=problem, duration_ms=(time.perf_counter() - started) * 1000)
+                StepFinished(step=step, success=error is None, error=error, duration_ms=(time.perf_counter() - started) * 1000)
             )
 
-        await self.control.checkpoint()
+        try:
+            await self.control.checkpoint()
+            problem, denied = await self._replay_step(step, index, item)
+        except RetryStepRequested:
+            self.forget_step()
+            await finish("an operator asked to retry this step")
+            return await self._replay(index, item)
+        except RunTerminatedError as exc:
+            await finish(exc.reason)
+            raise
+        except StepFailedError as exc:  # the page could not be read (crashed, closed): the model's turn
+            self.forget_step()
+            problem, denied = str(exc), None
+        await finish(denied or problem)
+        return problem, denied
+
+    async def _replay_step(self, step: StepRef, index: int, item: ScriptStep) -> tuple[str | None, str | None]:
         page = await self._page()
         resolution: Resolution | None = None
         element_id = None
@@ -216,7 +232,6 @@ class ReplayEngine(DomEngine):
                 page = await scrape(self.session.page, include_html=False)
                 resolution = await resolve(self.session.page, page, item.target, item.listing_line)
             if resolution.element is None:
-                await finish(resolution.problem)
                 return resolution.problem, None
             element_id = resolution.element.id
         try:
@@ -225,14 +240,11 @@ class ReplayEngine(DomEngine):
                 {**params, "action_type": item.action, "element_id": element_id, "reasoning": f"replayed step {index + 1}"}
             )
         except (ScriptError, ValidationError) as exc:
-            await finish(str(exc))
             return str(exc), None
         if item.checks:  # it needed an operator's approval when recorded: it needs it again
-            approved = await self.control.approve([SafetyCheck(**{k: c.get(k, "") for k in ("id", "code", "message")}) for c in item.checks])
-            if not approved:
-                reason = f"an operator denied the safety checks of replay step {index + 1} ({item.describe()})"
-                await finish(reason)
-                return None, reason
+            checks = [SafetyCheck(id=c.get("id", ""), code=c.get("code", ""), message=c.get("message", "")) for c in item.checks]
+            if not await self.control.approve(checks):
+                return None, f"an operator denied the safety checks of replay step {index + 1} ({item.describe()})"
         as_dict = action_to_dict(action)
         as_dict["replay"] = {"step": index + 1, **({"locators": resolution.to_data()} if resolution else {})}
         captured = await self.new_version.before(self.session.page, page, as_dict) if item.target else None
@@ -267,7 +279,6 @@ class ReplayEngine(DomEngine):
                 self.new_version.after(captured, result, self.session.page.url)
             else:
                 self.new_version.keep(item)
-        await finish(problem)
         return problem, None
 
     def _unexpected(self, item: ScriptStep, result: Any) -> str | None:

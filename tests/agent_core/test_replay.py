@@ -5,7 +5,6 @@ Real Chromium against tests/sites/replay/ (three versions), the fake model scrip
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -13,75 +12,19 @@ import pytest
 
 from agent_core.browser import BrowserManager
 from agent_core.replay.script import Script
-from agent_core.types import AgentConfig, RunStatus, TaskSpec
+from agent_core.types import AgentConfig, RunStatus
 from tests.agent_core.running import Recorder, run_agent
-from tests.fakes.openai_server import FakeOpenAIServer, FakeRequest, reply_json
-from tests.scripting import act, element_id, is_extraction, page_url, step
-from tests.sites.server import TestSite, replay_account
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.replay_flow import ADA, GRACE
+from tests.replay_flow import expected_extraction as extraction
+from tests.replay_flow import signup_model as model
+from tests.replay_flow import signup_spec as spec_for
+from tests.scripting import is_extraction
+from tests.sites.server import TestSite
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 CONFIG = AgentConfig(max_steps=10, max_retries_per_step=1)
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "username": {"type": "string"},
-        "plan": {"type": "string"},
-        "account_number": {"type": "string"},
-    },
-    "required": ["username", "plan", "account_number"],
-}
-ADA = {"full_name": "Ada Lovelace", "email": "ada@example.test", "username": "ada_l", "password": "engine-1843",
-       "phone": "+44 20 7946 0018", "plan": "Pro"}  # fmt: skip
-GRACE = {"full_name": "Grace Hopper", "email": "grace@example.test", "username": "amazing_grace",
-         "password": "cobol-1959", "phone": "+1 202 555 0148", "plan": "Team"}  # fmt: skip
-NOTICE = "This run replays a recorded script"
-
-
-def spec_for(site: TestSite, payload: dict[str, str], **kwargs: Any) -> TaskSpec:
-    return TaskSpec(
-        url=site.url("/replay/"),
-        navigation_goal="Sign up for an Orbit account with the payload's details, newsletter included.",
-        data_extraction_goal="The new account's username, plan and account number.",
-        extracted_information_schema=SCHEMA,
-        navigation_payload=payload,
-        secret_payload_keys=("password",),
-        **kwargs,
-    )
-
-
-def model(payload: dict[str, str]):  # type: ignore[no-untyped-def]
-    """The fake model: fills the form from the listing, confirms, completes; extracts from the page text;
-    asked to repair a replay step, does only that step; with no form on the page, gives up."""
-
-    def script(req: FakeRequest):  # type: ignore[no-untyped-def]
-        text = req.user_text()
-        if is_extraction(req):
-            found = {key: re.search(rf"{label}\s*\n?\s*(\S+)", text) for key, label in
-                     (("username", "Username"), ("plan", "Plan"), ("account_number", "Account number"))}  # fmt: skip
-            return reply_json({key: match.group(1) if match else "" for key, match in found.items()})
-        url = page_url(req)
-        if url.endswith("/replay/confirm"):
-            return step(act("complete", reasoning="welcome page"), goal_achieved=True)
-        if url.endswith("/replay/signup"):
-            return step(act("click", element_id(req, r"<button", "Create account")))
-        if "<input" not in text.split("# Elements on the page", 1)[1]:
-            return step(act("terminate", reasoning="there is no sign-up form on this page"))
-        if NOTICE in text:  # a step the replay could not do: the button to go on
-            return step(act("click", element_id(req, r"<button")))
-        return step(
-            act("input_text", element_id(req, r'label="Full name"'), text=payload["full_name"]),
-            act("input_text", element_id(req, r'placeholder="you@example.com"'), text=payload["email"]),
-            act("input_text", element_id(req, r'label="Username"'), text=payload["username"]),
-            act("input_text", element_id(req, r"type=password"), text="{{payload.password}}"),
-            act("input_text", element_id(req, r'label="Phone"'), text=payload["phone"]),
-            act("select_option", element_id(req, r"<select"), option=payload["plan"]),
-            act("checkbox", element_id(req, r"newsletter"), checked=True),
-            act("checkbox", element_id(req, r"terms"), checked=True),
-            act("click", element_id(req, r"<button", "Continue")),
-        )
-
-    return script
 
 
 async def record(site: TestSite, fake: FakeOpenAIServer, browser: BrowserManager) -> tuple[dict[str, Any], Recorder]:
@@ -108,10 +51,6 @@ def confirmed(site: TestSite, payload: dict[str, str]) -> None:
         assert signup[key] == payload[key] and confirm[key] == payload[key]
     assert signup["password"] == payload["password"]
     assert signup["plan"] == payload["plan"].lower() and signup["newsletter"] == "yes" and signup["terms"] == "yes"
-
-
-def extraction(payload: dict[str, str]) -> dict[str, str]:
-    return {"username": payload["username"], "plan": payload["plan"], "account_number": replay_account(payload["username"])}
 
 
 async def test_a_recorded_run_replays_with_another_payload_and_no_model_call(
