@@ -117,3 +117,58 @@ def test_run_task_replay_bad_input_is_a_clear_error(cli_model, org, operator, ar
         call_command("run_task", *args)
     assert message in str(err.value)
     assert not Task.objects.filter(run_with="script").exists()
+
+
+async def test_record_replay_repair_and_fail_through_tasks_app(site, model, browser, org, operator, settings):
+    """The issue's whole story through tasks_app, on the replay/ sign-up site (tests/replay_flow.py): a run of
+    the model records version 1; a replay with another payload makes no model call and extracts the right
+    values; on the redesigned site a replay asks the model for the broken steps only and stores version 2,
+    which then replays the redesigned site with no model call; on a site changed beyond repair the replay
+    fails naming the step."""
+    from tests.replay_flow import ADA as ORBIT_ADA
+    from tests.replay_flow import GRACE as ORBIT_GRACE
+    from tests.replay_flow import SCHEMA, expected_extraction, signup_model, signup_spec
+
+    settings.LOOKOUT_RUNNER = "inprocess"
+    spec = signup_spec(site, ORBIT_ADA)
+    model.script = signup_model(ORBIT_ADA)
+    source = await sync_to_async(make_task)(
+        org, operator, url=spec.url, navigation_goal=spec.navigation_goal, data_extraction_goal=spec.data_extraction_goal,
+        extracted_information_schema=SCHEMA, navigation_payload=ORBIT_ADA, secret_payload_keys=["password"],
+    )
+    recorded = await execute_task(source.pk, browser=browser)
+    assert recorded.status == "completed" and recorded.extracted_information == expected_extraction(ORBIT_ADA)
+    assert await Script.objects.filter(lineage=source, version=1).aexists()
+
+    async def replay(payload, *, expect_calls):
+        model.script = signup_model(payload)
+        task = await sync_to_async(services.replay_task)(
+            organization=org, by=operator, replay_of=source, navigation_payload=payload, dispatch=False)
+        before = len(model.requests)
+        finished = await execute_task(task.pk, browser=browser)
+        calls = len(model.requests) - before
+        assert (calls == 0) if expect_calls == 0 else (calls >= expect_calls), calls
+        return finished
+
+    same = await replay(ORBIT_GRACE, expect_calls=0)
+    assert same.status == "completed" and same.extracted_information == expected_extraction(ORBIT_GRACE)
+    assert site.last("/replay/signup")["fields"]["password"] == ORBIT_GRACE["password"]  # the secret, from the vault
+
+    site.replay_variant = "v2"
+    healed = await replay({**ORBIT_GRACE, "username": "grace_v2"}, expect_calls=1)
+    assert healed.status == "completed", healed.failure_reason
+    assert healed.replay["steps_healed"] >= 1 and healed.replay["model_calls"] >= 1
+    v2 = await Script.objects.aget(made_by_task=healed)
+    assert (v2.version, v2.reason, v2.lineage_id) == (2, "repaired", source.pk) and v2.healed_steps
+    asked = [s async for s in Step.objects.filter(task=healed, mode="model")]
+    assert asked and all(s.why for s in asked)
+    assert await Step.objects.filter(task=healed, mode="replayed").aexists()
+
+    again = await replay({**ORBIT_GRACE, "username": "grace_v2b"}, expect_calls=0)
+    assert again.status == "completed" and again.script_id == v2.pk
+    assert again.extracted_information == expected_extraction({**ORBIT_GRACE, "username": "grace_v2b"})
+
+    site.replay_variant = "closed"
+    broken = await replay(ORBIT_ADA, expect_calls=1)
+    assert broken.status == "failed" and broken.failure_reason.startswith("replay step "), broken.failure_reason
+    assert not await Script.objects.filter(made_by_task=broken).aexists()
