@@ -197,11 +197,13 @@ async def _hand_script(engine: engines.Engine[Any], session: BrowserSession, out
     if recorder is None or not recorder.steps:
         return
     from agent_core.replay.recorder import recorded_cost
+    from agent_core.replay.script import Script
 
     try:
         document = await recorder.document(
             session.page, extracted=outcome.extracted_information, recorded=recorded_cost(outcome, engine.spec)
         )
+        Script.from_dict(document)  # what a replay will read
     except Exception:  # noqa: BLE001 - the run did its work; only its script is lost
         logger.exception("could not record the run's script")
         return

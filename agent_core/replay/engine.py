@@ -247,7 +247,9 @@ class ReplayEngine(DomEngine):
                 return None, f"an operator denied the safety checks of replay step {index + 1} ({item.describe()})"
         as_dict = action_to_dict(action)
         as_dict["replay"] = {"step": index + 1, **({"locators": resolution.to_data()} if resolution else {})}
-        captured = await self.new_version.before(self.session.page, page, as_dict) if item.target else None
+        # Locators that disagreed are taken again, so a repaired version knows the element as it is now.
+        stale = resolution is not None and bool(resolution.disagreed)
+        captured = await self.new_version.before(self.session.page, page, as_dict) if stale else None
         before = _Before(page=page, tab=self.session.page, dialogs=len(self.session.dialogs), action=as_dict)
         self._measured = None
         result, self._next_screenshot = await self._perform_action(
@@ -275,7 +277,7 @@ class ReplayEngine(DomEngine):
         problem = f"{item.action} failed: {result.error}" if not result.success else self._unexpected(item, result)
         if problem is None:
             self.replayed += 1
-            if captured is not None:  # refreshed locators: the new version knows the page as it is now
+            if captured is not None:
                 self.new_version.after(captured, result, self.session.page.url)
             else:
                 self.new_version.keep(item)

@@ -47,6 +47,32 @@ def _norm(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
 
+_INPUT_ROLES = {
+    "checkbox": "checkbox",
+    "radio": "radio",
+    "submit": "button",
+    "button": "button",
+    "reset": "button",
+    "image": "button",
+    "range": "slider",
+    "number": "spinbutton",
+    "search": "searchbox",
+}
+
+
+def role_of(element: Element) -> str:
+    """The element's ARIA role: its role attribute, else the one its tag implies."""
+    if element.role:
+        return element.role
+    if element.tag == "input" or element.input_type:
+        return _INPUT_ROLES.get(element.input_type or "text", "textbox")
+    if element.tag == "select":
+        return "listbox" if "multiple" in element.attrs else "combobox"
+    if element.tag == "a":
+        return "link" if element.attrs.get("href") is not None else ""
+    return {"button": "button", "textarea": "textbox", "summary": "button"}.get(element.tag, "")
+
+
 def accessible_name(element: Element) -> str:
     """The name a person (or a screen reader) knows the element by, as the scrape read it."""
     attrs = element.attrs
@@ -83,7 +109,7 @@ def from_element(element: Element) -> dict[str, Any]:
     if element.input_type in _CHOICES and element.attrs.get("value"):
         attrs["value"] = element.attrs["value"]  # a radio is its name and value
     locators: dict[str, Any] = {
-        "role": element.role or "",
+        "role": role_of(element),
         "name": accessible_name(element),
         "label": " ".join(element.label.split()),
         "placeholder": element.attrs.get("placeholder", ""),
@@ -157,7 +183,7 @@ async def resolve(page: Page, scrape: ScrapeResult, target: dict[str, Any], list
     if target.get("role") and target.get("name"):
         role, name = _norm(target["role"]), _norm(target["name"])
         matches["role_name"] = [
-            e.id for e in elements if _norm(e.role) == role and _norm(accessible_name(e)) == name
+            e.id for e in elements if _norm(role_of(e)) == role and _norm(accessible_name(e)) == name
         ]
     by("label", target.get("label"), lambda e: e.label)
     by("placeholder", target.get("placeholder"), lambda e: e.attrs.get("placeholder"))

@@ -13,8 +13,8 @@ from agent_core.replay.locators import decide, listing_key
 from agent_core.replay.script import Script, ScriptError, fill_references, reference_payload, references
 from agent_core.runner import validate_spec
 from agent_core.scraper import Element, ScrapeResult
-from agent_core.secrets import Secrets
-from agent_core.types import TaskSpec
+from agent_core.secrets import MaskingHooks, Secrets
+from agent_core.types import RunHooks, ScriptOut, TaskSpec
 
 DOC: dict[str, Any] = {
     "format": 1,
@@ -71,7 +71,7 @@ def test_a_document_round_trips() -> None:
         (broken(steps__4__target={"xpath": "//button"}), "script step 5: unknown locator 'xpath'"),
         (broken(steps__4__target={"tag": "button"}), "script step 5: target has no locator to find its element by"),
         (broken(steps__1__expect="soon"), "script step 2: expect must be an object"),
-        (broken(extraction={"fields": [{"path": ["a"]}]}), "extraction field 1 needs a css selector and a path"),
+        (broken(extraction={"fields": [{"path": ["a"]}]}), "the script's extraction field 1 needs a css selector"),
     ],
 )
 def test_bad_documents_are_refused_naming_the_problem(doc: Any, message: str) -> None:
@@ -145,3 +145,16 @@ def test_locators_agree_or_the_best_unique_match_wins_with_the_disagreement_said
     assert decide(page, {"css": ["e3"]}).problem.startswith("only its position in the page still matches")
     assert decide(page, {"role_name": [], "id": []}).problem == "no element matches its recorded locators"
     assert decide(page, {"text": ["e1", "e2"]}).problem == "its locators match several elements"
+
+
+async def test_masking_hooks_mask_secrets_out_of_a_script() -> None:
+    kept: list[ScriptOut] = []
+
+    class Keep(RunHooks):
+        async def script(self, event: ScriptOut) -> None:
+            kept.append(event)
+
+    secrets = Secrets(payload={"card": "4111 1111 1111 1111"})
+    document = {**DOC, "steps": [{**DOC["steps"][0], "listing_line": '<input name=card value="4111 1111 1111 1111">'}]}
+    await MaskingHooks(Keep(), secrets).script(ScriptOut(document=document, healed_steps=[1], reason="repaired"))
+    assert "4111" not in str(kept[0].document) and kept[0].healed_steps == [1] and kept[0].reason == "repaired"
