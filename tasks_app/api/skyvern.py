@@ -334,7 +334,7 @@ class RunTaskApi(OrgApi):
         webhook_url = serializers.CharField(max_length=2048, required=False, allow_null=True, allow_blank=True)
         model = serializers.DictField(required=False, allow_null=True, help_text='{"model_name": "…"}')
         run_with = serializers.ChoiceField(
-            choices=RUN_WITH_VALUES, required=False, allow_null=True,
+            choices=list(RUN_WITH_VALUES), required=False, allow_null=True,
             help_text="`code` (or `script`): replay the script recorded for the same url and prompt, asking the "
             "model only for steps that broke; without one yet, run the model and record it. `agent` (default): "
             "the model does every step.",

@@ -196,9 +196,9 @@ class TasksApi(OrgApi):
             raise InvalidRequestError(f"unknown task fields: {', '.join(unknown)}", field=unknown[0])
         serializer = self.InputSerializer(data=body)
         serializer.is_valid(raise_exception=True)
-        request = dict(serializer.validated_data)
-        run_with = request.pop("run_with", Task.RunWith.AGENT)
-        replay_of, script_id = request.pop("replay_of", None), request.pop("script_id", None)
+        fields = dict(serializer.validated_data)
+        run_with = fields.pop("run_with", Task.RunWith.AGENT)
+        replay_of, script_id = fields.pop("replay_of", None), fields.pop("script_id", None)
         if run_with == Task.RunWith.SCRIPT:
             task = services.replay_task(
                 organization=self.organization,
@@ -206,15 +206,15 @@ class TasksApi(OrgApi):
                 replay_of=self.get_task(replay_of) if replay_of else None,
                 script=script_selectors.get_script(organization=self.organization, script_id=script_id)
                 if script_id else None,
-                **request,
+                **fields,
             )
         else:
             if replay_of or script_id:
                 field = "replay_of" if replay_of else "script_id"
                 raise InvalidRequestError(f'{field} goes with run_with "script"', field=field)
-            if not request.get("url"):
+            if not fields.get("url"):
                 raise InvalidRequestError("url is required (the page the agent starts on)", field="url")
-            task = services.create_task(organization=self.organization, created_by=self.actor, **request)
+            task = services.create_task(organization=self.organization, created_by=self.actor, **fields)
         return Response(TaskOutput(task).data, status=201)
 
 
