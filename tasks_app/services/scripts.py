@@ -88,8 +88,8 @@ def _check_payload_keys(script: Script, payload: Any) -> None:
     missing = sorted(wanted - have)
     if missing:
         raise InvalidRequestError(
-            f"navigation_payload lacks {', '.join(map(repr, missing))}, which the script types "
-            f"(it needs the keys {', '.join(sorted(wanted))})",
+            f"the payload lacks {', '.join(map(repr, missing))}, which the script types "
+            f"(it types the keys {', '.join(sorted(wanted))})",
             field="navigation_payload",
             extra={"missing": missing},
         )

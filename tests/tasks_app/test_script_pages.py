@@ -58,7 +58,11 @@ def test_replaying_from_the_page_with_a_new_payload(client, operator, source):
 
 @pytest.mark.parametrize(
     ("payload", "fragment"),
-    [("{not json", "The new payload is not valid JSON"), (json.dumps({"x": "y" * 70000}), "larger than 64 KiB")],
+    [
+        ("{not json", "The new payload is not valid JSON"),
+        (json.dumps({"email": "y" * 70000}), "larger than 64 KiB"),
+        ('{"plan": "free"}', "The payload lacks 'email', which the script types"),
+    ],
 )
 def test_a_bad_payload_is_a_clear_error(client, operator, source, payload, fragment):
     client.force_login(operator)

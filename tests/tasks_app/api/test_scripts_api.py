@@ -49,7 +49,7 @@ def test_a_script_version_can_be_named_exactly(api, source, operator, org):
         ({"run_with": "script", "replay_of": "SOURCE", "engine": "cua"}, 400, "engine", "dom engine only"),
         ({"run_with": "script", "replay_of": "SOURCE", "url": "https://example.test/"}, 400, "url",
          "comes from the recorded run"),
-        ({"run_with": "script", "replay_of": "SOURCE", "navigation_payload": {"x": "y" * 70000}}, 400,
+        ({"run_with": "script", "replay_of": "SOURCE", "navigation_payload": {"email": "y" * 70000}}, 400,
          "navigation_payload", "KiB"),
         ({"run_with": "script", "replay_of": "not-a-uuid"}, 400, "replay_of", ""),
         ({"run_with": "script", "script_id": 0}, 400, "script_id", ""),
