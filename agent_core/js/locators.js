@@ -1,6 +1,6 @@
 // Locators for replay (agent_core/replay/locators.py): what the scrape does not already say about an element.
-// Evaluated as `([op, arg]) => ...` with `el` bound for "capture" (on an element handle), or in a page/frame:
-//   capture  -> {css, testid: [attr, value] | null} of the element
+// Evaluated as `([op, arg], el) => ...` in a page or frame (`el` null), or on an element handle:
+//   capture  -> {css, testid: [attr, value] | null} of `el`, or of the element whose data-lookout-id is arg
 //   resolve  -> {css: [data-lookout-id...], testid: [...]} for arg {css, testid}
 //   find     -> for arg [text...], the smallest visible element holding each text: {css, before, after} | null
 //   read     -> for arg [css...], each element's visible text (null when missing or not unique)
@@ -40,14 +40,16 @@
   const clean = (s) => (s || "").replace(/\s+/g, " ").trim();
 
   if (op === "capture") {
+    const node = el || document.querySelector(`[${ID_ATTR}="${CSS.escape(arg)}"]`);
+    if (!node) return null;
     let testid = null;
     for (const name of TEST_ATTRS) {
-      if (el.hasAttribute(name)) {
-        testid = [name, el.getAttribute(name)];
+      if (node.hasAttribute(name)) {
+        testid = [name, node.getAttribute(name)];
         break;
       }
     }
-    return { css: cssPath(el), testid };
+    return { css: cssPath(node), testid };
   }
   if (op === "resolve") {
     const out = {};

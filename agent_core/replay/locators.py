@@ -126,10 +126,15 @@ async def capture(page: Page, element: Element) -> tuple[dict[str, Any], str]:
     """Every locator of `element` (as scraped) and its listing line; the CSS path and test id are read from
     the live element (left out if it is gone)."""
     locators = from_element(element)
+    live = None
+    frame = await _frame(page, list(element.frame_path))
     try:
-        live = await locator_for(page, element).first.evaluate(
-            f"(el) => ({locators_js()})(['capture', null], el)", timeout=1000
-        )
+        if frame is not None:  # one round trip; an element in a shadow root needs its locator
+            live = await frame.evaluate(f"(a) => ({locators_js()})(a, null)", ["capture", element.id])
+        if live is None and element.in_shadow:
+            live = await locator_for(page, element).first.evaluate(
+                f"(el) => ({locators_js()})(['capture', null], el)", timeout=1000
+            )
     except PlaywrightError:
         live = None
     if live:

@@ -4,6 +4,7 @@ Real Chromium against tests/sites/replay/ (three versions), the fake model scrip
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from agent_core.browser import BrowserManager
+from agent_core.control import LocalControl
 from agent_core.replay.script import Script
 from agent_core.types import AgentConfig, RunStatus
 from tests.agent_core.running import Recorder, run_agent
@@ -157,3 +159,43 @@ async def test_a_replay_needs_the_payload_keys_its_script_types(
     cua = replace(spec_for(site, GRACE, run_with="script", script=document), engine="cua")  # type: ignore[arg-type]
     outcome, _ = await run_agent(cua, fake_openai, browser_manager, config=CONFIG)
     assert outcome.status == RunStatus.FAILED and "only the dom engine replays" in (outcome.failure_reason or "")
+
+
+async def test_a_step_recorded_with_safety_checks_asks_again_and_extraction_falls_back_to_the_model(
+    site: TestSite, fake_openai: FakeOpenAIServer, browser_manager: BrowserManager
+) -> None:
+    document, _ = await record(site, fake_openai, browser_manager)
+    checks = [{"id": "sc_1", "code": "irreversible", "message": "This creates an account."}]
+    document = {**document, "steps": [*document["steps"][:9], {**document["steps"][9], "checks": checks}],
+                "extraction": None}  # fmt: skip
+    site.clear()
+
+    async def replay_deciding(approved: bool):  # type: ignore[no-untyped-def]
+        control = LocalControl()
+        fake_openai.script = model(GRACE)
+        before = len(fake_openai.requests)
+        spec = spec_for(site, GRACE, run_with="script", script=document)
+        run = asyncio.ensure_future(run_agent(spec, fake_openai, browser_manager, control=control, config=CONFIG))
+        async with asyncio.timeout(30):
+            while not control.awaiting_approval and not run.done():
+                await asyncio.sleep(0.02)  # polls the condition (LocalControl has no approval event)
+        assert [c.code for c in control.pending_checks] == ["irreversible"]
+        assert site.posts("/replay/signup") and not site.posts("/replay/confirm")  # held before it acts
+        control.decide(approved)
+        outcome, hooks = await run
+        return outcome, hooks, fake_openai.requests[before:]
+
+    outcome, _, requests = await replay_deciding(False)
+    assert outcome.status == RunStatus.TERMINATED and requests == []
+    assert outcome.failure_reason == 'an operator denied the safety checks of replay step 10 (click "Create account")'
+    assert not site.posts("/replay/confirm")
+
+    site.clear()
+    outcome, hooks, requests = await replay_deciding(True)
+    assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
+    confirmed(site, GRACE)
+    # No recorded selectors: the extraction, and only it, asks the model.
+    assert len(requests) == 1 and is_extraction(requests[0])
+    assert outcome.extracted_information == extraction(GRACE) and outcome.replay and outcome.replay["model_calls"] == 1
+    [asked] = [e for e in hooks.of("step_started") if e.mode == "model"]
+    assert asked.why.startswith("extraction: ")
