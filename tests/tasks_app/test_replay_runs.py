@@ -8,6 +8,7 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.core.management import CommandError, call_command
 from django.test import Client
 
@@ -40,7 +41,7 @@ async def test_a_recorded_run_replays_with_a_new_payload_and_no_model_call(site,
     # POST /api/v1/tasks/ with run_with "script", as a client would; the test executes the queued task.
     key, raw = await sync_to_async(services.create_api_key)(organization=org, name="replayer")
     api = Client(HTTP_X_API_KEY=raw)
-    response = await sync_to_async(api.post)(
+    response = await database_sync_to_async(api.post)(
         "/api/v1/tasks/", {"run_with": "script", "replay_of": str(source.pk), "navigation_payload": GRACE},
         content_type="application/json",
     )
@@ -63,7 +64,7 @@ async def test_a_recorded_run_replays_with_a_new_payload_and_no_model_call(site,
     assert "replay.finished" in [e.type for e in events]
     assert all(e.data.get("mode") == "replayed" for e in events if e.type == "step.started")
     assert_events_typed(events)
-    shown = (await sync_to_async(api.get)(f"/api/v1/tasks/{replay.pk}/")).json()
+    shown = (await database_sync_to_async(api.get)(f"/api/v1/tasks/{replay.pk}/")).json()
     assert shown["replay"] == replay.replay and shown["run_with"] == "script"
 
 
