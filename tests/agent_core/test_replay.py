@@ -152,6 +152,29 @@ async def test_a_step_whose_expected_change_does_not_happen_is_handed_to_the_mod
     )
 
 
+async def test_when_no_later_recorded_step_fits_the_model_carries_on_to_the_goal(
+    site: TestSite, fake_openai: FakeOpenAIServer, browser_manager: BrowserManager
+) -> None:
+    document, _ = await record(site, fake_openai, browser_manager)
+    site.clear()
+    site.replay_variant = "v4"  # v2's form, and the review page's button renamed too
+
+    outcome, hooks, requests = await replay(site, fake_openai, browser_manager, document, GRACE)
+
+    assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
+    confirmed(site, GRACE)
+    assert outcome.extracted_information == extraction(GRACE)
+    # The broken Continue; then, the review page's button gone from the script's view: the review step, the
+    # welcome page's "complete" and the extraction, all by the model.
+    assert len(requests) == 4 and outcome.replay and outcome.replay["model_calls"] == 4
+    whys = [e.why for e in hooks.of("step_started") if e.mode == "model"]
+    assert whys[0].startswith('step 9 (click "Continue"): ') and len(whys) == 3
+    assert all("no later recorded step fits the page" in why for why in whys[1:])
+    [repaired] = hooks.scripts
+    assert repaired.healed_steps == [9, 10]
+    assert Script.from_dict(repaired.document).steps[9].describe() == 'click "Open my account"'
+
+
 async def test_a_site_changed_beyond_repair_fails_naming_the_step(
     site: TestSite, fake_openai: FakeOpenAIServer, browser_manager: BrowserManager
 ) -> None:
