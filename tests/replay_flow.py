@@ -57,11 +57,12 @@ def signup_model(payload: dict[str, str]):  # type: ignore[no-untyped-def]
         if url.endswith("/replay/confirm"):
             return step(act("complete", reasoning="welcome page"), goal_achieved=True)
         if url.endswith("/replay/signup"):
-            return step(act("click", element_id(req, r"<button", "Create account")))
+            return step(act("click", element_id(req, r"<button", r"Create account|Open my account")))
         if "<input" not in text.split("# Elements on the page", 1)[1]:
             return step(act("terminate", reasoning="there is no sign-up form on this page"))
-        if NOTICE in text:
-            return step(act("click", element_id(req, r"<button")))
+        if NOTICE in text:  # the button that goes on now: the form's last one
+            buttons = re.findall(r"^\[(\w+)\][^\n]*<button", text.split("# Elements on the page", 1)[1], re.M)
+            return step(act("click", buttons[-1]))
         return step(
             act("input_text", element_id(req, r'label="Full name"'), text=payload["full_name"]),
             act("input_text", element_id(req, r'placeholder="you@example.com"'), text=payload["email"]),

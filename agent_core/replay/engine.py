@@ -86,6 +86,7 @@ class ReplayEngine(DomEngine):
         self.recorder = self.new_version
         self.mode, self.why = REPLAYED, ""
         self.model_calls = 0
+        self.model_steps = 0  # steps handed to the model (heals and carrying on)
         self.healed: list[int] = []  # 1-based numbers of the new version's steps the model made
         self.replayed = 0
         self._notice = ""
@@ -321,18 +322,20 @@ class ReplayEngine(DomEngine):
         """Ordinary dom steps until the model completes the goal (or the step budget ends)."""
         self._notice = "The rest of the recorded script no longer fits this page: go on to the goal yourself."
         try:
-            budget = max(1, min(self.spec.max_steps, self.config.max_steps) - self._order)
-            for _ in range(budget):
+            # The task's step limit counts the model's steps: replayed ones cost no model call.
+            limit = min(self.spec.max_steps, self.config.max_steps)
+            while self.model_steps < limit:
                 result = await self._model_step(f"{why}; no later recorded step fits the page")
                 if result.kind != "next":
                     return result
-            return StepResult(kind="failed", error="the step limit was reached")
+            return StepResult(kind="failed", error=f"the step limit ({limit} model steps) was reached")
         finally:
             self._notice = ""
 
     async def _model_step(self, why: str) -> StepResult:
         self.mode, self.why = ASKED_MODEL, why
         self.forget_step()
+        self.model_steps += 1
         first = len(self.new_version.steps)
         order = self._next_ref().order
         retry, failures = 0, 0

@@ -26,14 +26,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from agent_core.actions.vocabulary import Action
+from agent_core.actions.vocabulary import ACTION_TYPES, Action
 from agent_core.errors import InvalidTaskError
 
 FORMAT = 1
-# What a script may hold: the actions that act on the page (complete/terminate end a run, ask_human needs a person).
-REPLAYABLE = frozenset(
-    {"click", "input_text", "select_option", "checkbox", "upload_file", "scroll", "keypress", "wait", "goto_url", "go_back"}
-)
+# What a script may hold: every action of the vocabulary but those that end a run or need a person.
+REPLAYABLE = frozenset(ACTION_TYPES) - {"complete", "terminate", "ask_human"}
 _NO_ELEMENT = frozenset({"wait", "goto_url", "go_back"})  # never aim at an element
 _OPTIONAL_ELEMENT = frozenset({"scroll", "keypress"})
 LOCATOR_KEYS = ("role", "name", "label", "placeholder", "text", "attrs", "css", "tag", "type", "frame_path")

@@ -14,7 +14,7 @@ import pytest
 from agent_core.browser import BrowserManager
 from agent_core.control import LocalControl
 from agent_core.replay.script import Script
-from agent_core.types import AgentConfig, RunStatus
+from agent_core.types import AgentConfig, ArtifactKind, RunStatus
 from tests.agent_core.running import Recorder, run_agent
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.replay_flow import ADA, GRACE
@@ -85,6 +85,7 @@ async def test_a_recorded_run_replays_with_another_payload_and_no_model_call(
     assert outcome.replay == {"steps_replayed": 10, "steps_healed": 0, "model_calls": 0, "model_calls_recorded": 4,
                               "tokens_saved": recorded_tokens(document), "script_steps": 10}  # fmt: skip
     assert {e.mode for e in hooks.of("step_started")} == {"replayed"}
+    assert len([a for a in hooks.artifacts if a.kind == ArtifactKind.SCREENSHOT_ACTION]) == 10
     assert {e.mode for e in hooks.of("action_finished")} == {"replayed"}
     assert all(e.action["replay"]["locators"]["disagreed"] == {} for e in hooks.of("action_started"))
     assert hooks.scripts == []  # nothing repaired, no new version
@@ -129,6 +130,49 @@ async def test_a_redesigned_site_asks_the_model_only_for_the_broken_step_and_the
     assert requests == [] and hooks.scripts == []
     confirmed(site, ADA)
     assert outcome.extracted_information == extraction(ADA)
+
+
+async def test_a_step_whose_expected_change_does_not_happen_is_handed_to_the_model(
+    site: TestSite, fake_openai: FakeOpenAIServer, browser_manager: BrowserManager
+) -> None:
+    document, _ = await record(site, fake_openai, browser_manager)
+    site.clear()
+    site.replay_variant = "v3"  # "Continue" is still there, and does nothing; "Save and continue" submits
+
+    outcome, hooks, requests = await replay(site, fake_openai, browser_manager, document, GRACE)
+
+    assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
+    assert len(requests) == 1
+    [asked] = [e for e in hooks.of("step_started") if e.mode == "model"]
+    assert asked.why == 'step 9 (click "Continue"): it was expected to lead to /replay/signup, but the page is at /replay/'
+    confirmed(site, GRACE)
+    [repaired] = hooks.scripts
+    assert repaired.healed_steps == [9] and Script.from_dict(repaired.document).steps[8].describe() == (
+        'click "Save and continue"'
+    )
+
+
+async def test_when_no_later_recorded_step_fits_the_model_carries_on_to_the_goal(
+    site: TestSite, fake_openai: FakeOpenAIServer, browser_manager: BrowserManager
+) -> None:
+    document, _ = await record(site, fake_openai, browser_manager)
+    site.clear()
+    site.replay_variant = "v4"  # v2's form, and the review page's button renamed too
+
+    outcome, hooks, requests = await replay(site, fake_openai, browser_manager, document, GRACE)
+
+    assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
+    confirmed(site, GRACE)
+    assert outcome.extracted_information == extraction(GRACE)
+    # The broken Continue; then, the review page's button gone from the script's view: the review step, the
+    # welcome page's "complete" and the extraction, all by the model.
+    assert len(requests) == 4 and outcome.replay and outcome.replay["model_calls"] == 4
+    whys = [e.why for e in hooks.of("step_started") if e.mode == "model"]
+    assert whys[0].startswith('step 9 (click "Continue"): ') and len(whys) == 3
+    assert all("no later recorded step fits the page" in why for why in whys[1:])
+    [repaired] = hooks.scripts
+    assert repaired.healed_steps == [9, 10]
+    assert Script.from_dict(repaired.document).steps[9].describe() == 'click "Open my account"'
 
 
 async def test_a_site_changed_beyond_repair_fails_naming_the_step(
