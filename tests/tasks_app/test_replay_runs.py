@@ -120,6 +120,7 @@ def test_run_task_replay_bad_input_is_a_clear_error(cli_model, org, operator, ar
     assert not Task.objects.filter(run_with="script").exists()
 
 
+@pytest.mark.timeout(360)  # five real runs of a two-page flow, on a shared machine
 async def test_record_replay_repair_and_fail_through_tasks_app(site, model, browser, org, operator, settings):
     """The issue's whole story through tasks_app, on the replay/ sign-up site (tests/replay_flow.py): a run of
     the model records version 1; a replay with another payload makes no model call and extracts the right
