@@ -7,6 +7,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
+from agent_core.replay.script import Script as ScriptDocument
+from agent_core.replay.script import ScriptError
 from tasks_app.errors import NotFoundError
 from tasks_app.models import Organization, Script, Task
 
@@ -68,3 +70,13 @@ def find_script_for(*, organization: Organization, url: str, navigation_goal: st
 def script_document(*, task_id: Any) -> dict[str, Any] | None:
     """The document of the version the task replays, None when it replays none (or it was deleted)."""
     return Script.objects.filter(replays__pk=task_id).values_list("document", flat=True).first()
+
+
+def readable_document(script: Script) -> dict[str, Any]:
+    """The document in its own key order (PostgreSQL's jsonb sorts keys by length): start URL and goals
+    first, then each step's action, parameters, target, listing line and expectation. As stored if
+    agent_core cannot read it."""
+    try:
+        return ScriptDocument.from_dict(script.document).to_dict()
+    except ScriptError:
+        return dict(script.document) if isinstance(script.document, dict) else {"document": script.document}

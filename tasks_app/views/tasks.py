@@ -348,13 +348,13 @@ def task_script(request: HttpRequest, task_id: UUID) -> HttpResponse:
     versions = list(script_selectors.script_versions(organization=task.organization, lineage_id=lineage_id))
     wanted = request.GET.get("version", "")
     script = next((v for v in versions if wanted in ("", str(v.version))), None)
-    if script is None and (wanted or not versions):
+    if script is None:
         raise Http404("no such script version" if versions else "this task has no script")
     return render(
         request,
         "tasks_app/task_script.html",
-        {"task": task, "script": script, "versions": versions, "lineage_id": lineage_id,
-         "can_control": _can_control(request, task.organization)},
+        {"task": task, "script": script, "document": script_selectors.readable_document(script), "versions": versions,
+         "lineage_id": lineage_id, "can_control": _can_control(request, task.organization)},
     )
 
 
