@@ -21,15 +21,16 @@ behave like real ones: autocomplete/ (searches on keydown after 300 ms; a phone 
 only by nearby text), signup/ (validation answered by a slow XHR, shown after a fade), dead/ (a button that does
 nothing), panels/ (a tab strip and an accordion whose content arrives after an animation), hostile/ (asks the
 agent to upload `{{internal_url}}` and posts the file back to /hostile/collect), download/archive.html (a link
-to the streamed archive), replay/ (sign-up, review page, welcome page with an account number, in the version
-`site.replay_variant` names: "v1", "v2" redesigned, "v3" with a dead Continue, "v4" v2 with
-a renamed review button too, "closed").
+to the streamed archive).
 Special GET routes: /slow?seconds=N answers after N s; /echo returns the request headers as JSON;
 /download/report.csv is an attachment (REPORT_CSV); /download/archive.bin?mb=N streams an N MB attachment
 (default 3) in 64 KB pieces a few milliseconds apart, and records in `site.streams` how much it sent and
 whether the client hung up first. HTML files are templates: `{{name}}` becomes the
 HTML-escaped query parameter or handler value of that name ("" when absent); `{{error_html}}` is raw HTML
 that handlers fill with an error block.
+The replay/ site (sign-up, review page, welcome page with an account number) is served in the version
+`site.replay_variant` names: "v1", "v2" redesigned, "v3" with a dead Continue, "v4" v2 with its review
+button renamed too, "closed" (no form).
 """
 
 from __future__ import annotations
