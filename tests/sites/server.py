@@ -28,9 +28,6 @@ Special GET routes: /slow?seconds=N answers after N s; /echo returns the request
 whether the client hung up first. HTML files are templates: `{{name}}` becomes the
 HTML-escaped query parameter or handler value of that name ("" when absent); `{{error_html}}` is raw HTML
 that handlers fill with an error block.
-The replay/ site (sign-up, review page, welcome page with an account number) is served in the version
-`site.replay_variant` names: "v1", "v2" redesigned, "v3" with a dead Continue, "v4" v2 with its review
-button renamed too, "closed" (no form).
 """
 
 from __future__ import annotations
@@ -129,7 +126,8 @@ class TestSite:
         self._lock = threading.Lock()
         self.vault_pending: set[str] = set()  # signed in with a password, waiting for the TOTP code
         self.vault_sessions: set[str] = set()  # fully signed in
-        # Which version of the replay/ site is up: "v1", "v2" (redesigned: ids, a wrapper, a button's name
+        # The replay/ site (sign-up, review page, welcome page with an account number; replay tests) in the
+        # version up now: "v1", "v2" (redesigned: ids, a wrapper, a button's name
         # changed), "v3" (Continue does nothing now; "Save and continue" submits), "v4" (v2, and the review
         # page's button is "Open my account") or "closed" (no form any more). Reset by clear().
         self.replay_variant = "v1"
