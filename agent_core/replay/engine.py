@@ -37,6 +37,7 @@ from agent_core.types import (
     ASKED_MODEL,
     REPLAYED,
     ActionFinished,
+    ActionResult,
     ActionStarted,
     RunHooks,
     RunOutcome,
@@ -106,6 +107,11 @@ class ReplayEngine(DomEngine):
     async def _extract(self, step: StepRef, answer: str | None) -> Usage:
         self.model_calls += 1
         return await super()._extract(step, answer)
+
+    def action_screenshot(self, result: ActionResult) -> bool:
+        """A replayed action keeps a screenshot when it loaded another page or went wrong (the final screenshot
+        shows the end): a screenshot per action would cost a replay about a quarter of its time."""
+        return self.mode == ASKED_MODEL or not result.success or result.navigated
 
     def _loop_notes(self, page: ScrapeResult) -> list[str]:
         return [*super()._loop_notes(page), *([self._notice] if self._notice else [])]
