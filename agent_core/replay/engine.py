@@ -11,16 +11,19 @@ of what the recorded step did. The run fails only when the model cannot get past
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from playwright.async_api import Error as PlaywrightError
 from pydantic import TypeAdapter, ValidationError
 
 from agent_core.actions.execution import execute_action
 from agent_core.actions.vocabulary import Action, action_to_dict
+from agent_core.browser.settle import ACTION_SETTLE_MS
 from agent_core.engines.dom import DomEngine, PageView, StepTimings, _Before
 from agent_core.engines.steps import StepResult
 from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
@@ -34,6 +37,7 @@ from agent_core.types import (
     ASKED_MODEL,
     REPLAYED,
     ActionFinished,
+    ActionResult,
     ActionStarted,
     RunHooks,
     RunOutcome,
@@ -49,6 +53,7 @@ from agent_core.types import (
 __all__ = ["ReplayEngine"]
 
 _ACTION: TypeAdapter[Action] = TypeAdapter(Action)
+_LATE_NAVIGATION_MS = 1000
 
 
 class _Modes(RunHooks):
@@ -102,6 +107,11 @@ class ReplayEngine(DomEngine):
     async def _extract(self, step: StepRef, answer: str | None) -> Usage:
         self.model_calls += 1
         return await super()._extract(step, answer)
+
+    def action_screenshot(self, result: ActionResult) -> bool:
+        """A replayed action keeps a screenshot when it loaded another page or went wrong (the final screenshot
+        shows the end): a screenshot per action would cost a replay about a quarter of its time."""
+        return self.mode == ASKED_MODEL or not result.success or result.navigated
 
     def _loop_notes(self, page: ScrapeResult) -> list[str]:
         return [*super()._loop_notes(page), *([self._notice] if self._notice else [])]
@@ -275,7 +285,7 @@ class ReplayEngine(DomEngine):
                 "changes": changes.get("summary") if changes else None,
             }
         )
-        problem = f"{item.action} failed: {result.error}" if not result.success else self._unexpected(item, result)
+        problem = f"{item.action} failed: {result.error}" if not result.success else await self._unexpected(item, result)
         if problem is None:
             self.replayed += 1
             if captured is not None:
@@ -284,11 +294,19 @@ class ReplayEngine(DomEngine):
                 self.new_version.keep(item)
         return problem, None
 
-    def _unexpected(self, item: ScriptStep, result: Any) -> str | None:
+    async def _unexpected(self, item: ScriptStep, result: Any) -> str | None:
         """What went otherwise than recorded: the page the action led to, or a click that changed nothing."""
         expect = item.expect
         url = self.session.page.url
-        if expect.get("url") and _path(url) != _path(str(expect["url"])):
+        want = _path(str(expect.get("url") or ""))
+        if expect.get("url") and _path(url) != want and expect.get("navigates") and not result.navigated:
+            # A navigation that starts late (a script submitting the form after a tick): give it a moment.
+            with contextlib.suppress(PlaywrightError):
+                await self.session.page.wait_for_url(lambda u: _path(u) == want, timeout=_LATE_NAVIGATION_MS)
+                await self.session.wait_for_settle(ACTION_SETTLE_MS)
+                self._next_page = None
+            url = self.session.page.url
+        if expect.get("url") and _path(url) != want:
             return f"it was expected to lead to {_path(str(expect['url']))}, but the page is at {_path(url)}"
         if expect.get("navigates") and not result.navigated:
             return "it was expected to load another page, but the page stayed"

@@ -47,6 +47,11 @@ async def replay(
     return outcome, hooks, fake.requests[before:]
 
 
+def asked(hooks: Recorder) -> list[str]:
+    """Why the model was asked, step by step (for assertion messages)."""
+    return [e.why for e in hooks.of("step_started") if e.mode == "model"]
+
+
 def confirmed(site: TestSite, payload: dict[str, str]) -> None:
     signup, confirm = site.last("/replay/signup")["fields"], site.last("/replay/confirm")["fields"]
     for key in ("full_name", "email", "username", "phone"):
@@ -79,13 +84,15 @@ async def test_a_recorded_run_replays_with_another_payload_and_no_model_call(
     outcome, hooks, requests = await replay(site, fake_openai, browser_manager, document, GRACE)
 
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
-    assert requests == []  # zero model calls
+    assert requests == [], asked(hooks)  # zero model calls
     confirmed(site, GRACE)
     assert outcome.extracted_information == extraction(GRACE)
     assert outcome.replay == {"steps_replayed": 10, "steps_healed": 0, "model_calls": 0, "model_calls_recorded": 4,
                               "tokens_saved": recorded_tokens(document), "script_steps": 10}  # fmt: skip
     assert {e.mode for e in hooks.of("step_started")} == {"replayed"}
-    assert len([a for a in hooks.artifacts if a.kind == ArtifactKind.SCREENSHOT_ACTION]) == 10
+    # A screenshot of each page a replayed action loaded (the final one shows the end).
+    shots = [a for a in hooks.artifacts if a.kind == ArtifactKind.SCREENSHOT_ACTION]
+    assert [a.step.order for a in shots if a.step] == [9, 10]
     assert {e.mode for e in hooks.of("action_finished")} == {"replayed"}
     assert all(e.action["replay"]["locators"]["disagreed"] == {} for e in hooks.of("action_started"))
     assert hooks.scripts == []  # nothing repaired, no new version
@@ -105,13 +112,12 @@ async def test_a_redesigned_site_asks_the_model_only_for_the_broken_step_and_the
     outcome, hooks, requests = await replay(site, fake_openai, browser_manager, document, GRACE)
 
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
-    assert len(requests) == 1 and not is_extraction(requests[0])  # only the renamed button
+    assert len(requests) == 1 and not is_extraction(requests[0]), asked(hooks)  # only the renamed button
     assert 'step 9 (click "Continue")' in requests[0].user_text()
     confirmed(site, GRACE)
     assert outcome.extracted_information == extraction(GRACE)
     assert outcome.replay and outcome.replay["steps_healed"] == 1 and outcome.replay["model_calls"] == 1
-    asked = [e for e in hooks.of("step_started") if e.mode == "model"]
-    assert len(asked) == 1 and asked[0].why.startswith('step 9 (click "Continue"): ')
+    assert len(asked(hooks)) == 1 and asked(hooks)[0].startswith('step 9 (click "Continue"): ')
     # The moved, renamed-id email field was still found, by the locators that agree; the others are named.
     email = next(e for e in hooks.of("action_started") if e.action.get("replay", {}).get("step") == 2)
     locators = email.action["replay"]["locators"]
@@ -127,7 +133,7 @@ async def test_a_redesigned_site_asks_the_model_only_for_the_broken_step_and_the
     site.replay_variant = "v2"
     outcome, hooks, requests = await replay(site, fake_openai, browser_manager, repaired.document, ADA)
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
-    assert requests == [] and hooks.scripts == []
+    assert requests == [] and hooks.scripts == [], asked(hooks)
     confirmed(site, ADA)
     assert outcome.extracted_information == extraction(ADA)
 
@@ -142,9 +148,8 @@ async def test_a_step_whose_expected_change_does_not_happen_is_handed_to_the_mod
     outcome, hooks, requests = await replay(site, fake_openai, browser_manager, document, GRACE)
 
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
-    assert len(requests) == 1
-    [asked] = [e for e in hooks.of("step_started") if e.mode == "model"]
-    assert asked.why == 'step 9 (click "Continue"): it was expected to lead to /replay/signup, but the page is at /replay/'
+    assert len(requests) == 1, asked(hooks)
+    assert asked(hooks) == ['step 9 (click "Continue"): it was expected to lead to /replay/signup, but the page is at /replay/']
     confirmed(site, GRACE)
     [repaired] = hooks.scripts
     assert repaired.healed_steps == [9] and Script.from_dict(repaired.document).steps[8].describe() == (
@@ -166,7 +171,7 @@ async def test_when_no_later_recorded_step_fits_the_model_carries_on_to_the_goal
     assert outcome.extracted_information == extraction(GRACE)
     # The broken Continue; then, the review page's button gone from the script's view: the review step, the
     # welcome page's "complete" and the extraction, all by the model.
-    assert len(requests) == 4 and outcome.replay and outcome.replay["model_calls"] == 4
+    assert len(requests) == 4 and outcome.replay and outcome.replay["model_calls"] == 4, asked(hooks)
     whys = [e.why for e in hooks.of("step_started") if e.mode == "model"]
     assert whys[0].startswith('step 9 (click "Continue"): ') and len(whys) == 3
     assert all("no later recorded step fits the page" in why for why in whys[1:])
@@ -241,5 +246,5 @@ async def test_a_step_recorded_with_safety_checks_asks_again_and_extraction_fall
     # No recorded selectors: the extraction, and only it, asks the model.
     assert len(requests) == 1 and is_extraction(requests[0])
     assert outcome.extracted_information == extraction(GRACE) and outcome.replay and outcome.replay["model_calls"] == 1
-    [asked] = [e for e in hooks.of("step_started") if e.mode == "model"]
-    assert asked.why.startswith("extraction: ")
+    [why] = asked(hooks)
+    assert why.startswith("extraction: ")

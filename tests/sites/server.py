@@ -21,9 +21,7 @@ behave like real ones: autocomplete/ (searches on keydown after 300 ms; a phone 
 only by nearby text), signup/ (validation answered by a slow XHR, shown after a fade), dead/ (a button that does
 nothing), panels/ (a tab strip and an accordion whose content arrives after an animation), hostile/ (asks the
 agent to upload `{{internal_url}}` and posts the file back to /hostile/collect), download/archive.html (a link
-to the streamed archive), replay/ (sign-up, review page, welcome page with an account number, in the version
-`site.replay_variant` names: "v1", "v2" redesigned, "v3" with a dead Continue, "v4" v2 with
-a renamed review button too, "closed").
+to the streamed archive).
 Special GET routes: /slow?seconds=N answers after N s; /echo returns the request headers as JSON;
 /download/report.csv is an attachment (REPORT_CSV); /download/archive.bin?mb=N streams an N MB attachment
 (default 3) in 64 KB pieces a few milliseconds apart, and records in `site.streams` how much it sent and
@@ -128,7 +126,8 @@ class TestSite:
         self._lock = threading.Lock()
         self.vault_pending: set[str] = set()  # signed in with a password, waiting for the TOTP code
         self.vault_sessions: set[str] = set()  # fully signed in
-        # Which version of the replay/ site is up: "v1", "v2" (redesigned: ids, a wrapper, a button's name
+        # The replay/ site (sign-up, review page, welcome page with an account number; replay tests) in the
+        # version up now: "v1", "v2" (redesigned: ids, a wrapper, a button's name
         # changed), "v3" (Continue does nothing now; "Save and continue" submits), "v4" (v2, and the review
         # page's button is "Open my account") or "closed" (no form any more). Reset by clear().
         self.replay_variant = "v1"
