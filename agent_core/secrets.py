@@ -39,6 +39,7 @@ from agent_core.types import (
     LLMDelta,
     LLMResponse,
     RunHooks,
+    ScriptOut,
     StepFinished,
     StepStarted,
     TaskSpec,
@@ -402,7 +403,9 @@ def _mask_result(secrets: Secrets, event: ActionFinished) -> ActionFinished:
         error=secrets.mask_text(event.result.error) if event.result.error else event.result.error,
         data=secrets.mask_json(event.result.data),
     )
-    return dataclasses.replace(event, action=secrets.mask_json(event.action), result=result)
+    return dataclasses.replace(
+        event, action=secrets.mask_json(event.action), result=result, why=secrets.mask_text(event.why)
+    )
 
 
 class MaskingHooks(RunHooks):
@@ -414,7 +417,9 @@ class MaskingHooks(RunHooks):
         self.inner, self.secrets = inner, secrets
 
     async def step_started(self, event: StepStarted) -> None:
-        await self.inner.step_started(dataclasses.replace(event, url=self.secrets.mask_text(event.url)))
+        await self.inner.step_started(
+            dataclasses.replace(event, url=self.secrets.mask_text(event.url), why=self.secrets.mask_text(event.why))
+        )
 
     async def step_finished(self, event: StepFinished) -> None:
         error = self.secrets.mask_text(event.error) if event.error else event.error
@@ -437,7 +442,9 @@ class MaskingHooks(RunHooks):
         )
 
     async def action_started(self, event: ActionStarted) -> None:
-        await self.inner.action_started(dataclasses.replace(event, action=self.secrets.mask_json(event.action)))
+        await self.inner.action_started(
+            dataclasses.replace(event, action=self.secrets.mask_json(event.action), why=self.secrets.mask_text(event.why))
+        )
 
     async def action_finished(self, event: ActionFinished) -> None:
         await self.inner.action_finished(_mask_result(self.secrets, event))
@@ -450,6 +457,9 @@ class MaskingHooks(RunHooks):
 
     async def storage_state(self, state: dict[str, Any]) -> None:
         await self.inner.storage_state(state)
+
+    async def script(self, event: ScriptOut) -> None:
+        await self.inner.script(dataclasses.replace(event, document=self.secrets.mask_json(event.document)))
 
     async def egress_blocked(self, event: EgressBlocked) -> None:
         await self.inner.egress_blocked(

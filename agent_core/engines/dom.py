@@ -22,6 +22,7 @@ from agent_core.engines.steps import StepResult
 from agent_core.errors import BrowserError, StepFailedError
 from agent_core.llm import LLMReply
 from agent_core.prompts import render_step_prompt
+from agent_core.replay.recorder import ScriptRecorder
 from agent_core.scraper import ScrapeResult, scrape
 from agent_core.types import ActionResult, ArtifactKind, LLMDelta, StepRef
 
@@ -59,6 +60,8 @@ class DomEngine(Engine[PageView]):
         self._last_seen: ScrapeResult | None = None  # the previous step's observation (what is new since)
         self._done: Counter[tuple[str, str]] = Counter()  # (page state, action) -> times performed
         self._measured: ScrapeResult | None = None  # the page read after the action just performed
+        # Set by the runner: records the run's Script (agent_core.replay) as its actions succeed.
+        self.recorder: ScriptRecorder | None = None
 
     async def observe(self, step: StepRef) -> PageView:
         fresh = time.monotonic() - self._next_at <= _FRESH_S
@@ -170,6 +173,7 @@ class DomEngine(Engine[PageView]):
             last = index == len(actions) - 1 or isinstance(actions[index + 1], Complete | Terminate)
             before = _Before(page=state, tab=self.session.page, dialogs=len(self.session.dialogs), action=as_dict)
             self._measured = None
+            captured = await self.recorder.before(self.session.page, page_state, as_dict) if self.recorder else None
             result, self._next_screenshot = await self._perform_action(
                 step,
                 index,
@@ -178,6 +182,8 @@ class DomEngine(Engine[PageView]):
                 functools.partial(self._measure, before, last),
             )
             self._next_at = time.monotonic()
+            if self.recorder is not None:
+                self.recorder.after(captured, result, self.session.page.url)
             changes = result.data.get("changes") if isinstance(result.data, dict) else None
             item: dict[str, Any] = {
                 "step": step.order,
