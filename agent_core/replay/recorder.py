@@ -3,6 +3,7 @@ it ran), its parameters with payload values as references, what it changed; the 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -14,6 +15,7 @@ from agent_core.scraper import ScrapeResult
 from agent_core.types import ActionResult, RunOutcome, TaskSpec
 
 _NOT_PARAMS = frozenset({"action_type", "element_id", "reasoning", "replay"})
+_EXTRACTION_S = 5.0  # at most this long to find the extraction's selectors on the final page
 _SCALARS = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
@@ -80,7 +82,10 @@ class ScriptRecorder:
         """The Script of the steps kept so far. The extraction's selectors are found on `page` (the final
         page) unless `extraction` is given (a replay whose recorded selectors still work)."""
         if extraction is None and self.spec.data_extraction_goal and extracted is not None:
-            extraction = await record_extraction(page, extracted)
+            try:  # a huge page must not hold the run's end: without selectors, replays ask the model
+                extraction = await asyncio.wait_for(record_extraction(page, extracted), _EXTRACTION_S)
+            except TimeoutError:
+                extraction = None
         script = Script(
             url=self.spec.url,
             steps=list(self.steps),
