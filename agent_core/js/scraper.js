@@ -41,6 +41,33 @@
     "select,textarea,[contenteditable=''],[contenteditable=true],[role=textbox],[role=combobox],[role=searchbox]," +
     "[role=checkbox],[role=radio],[role=switch],[role=slider],[role=spinbutton]";
   const LAYOUT_LABEL_MAX = 80; // longer text is a paragraph, not a label
+  // Kinds found by behaviour rather than by tag or role ("soft"): listed only when they turn out to be one
+  // control (see settleSoft); a native control, a role or a focus target inside one wins over it.
+  const SOFT_KINDS = new Set(["onclick", "listener", "icon", "pointer", "focusable"]);
+  const JQ_TYPES = ["click", "dblclick", "mousedown", "mouseup", "pointerdown", "pointerup", "touchstart", "touchend"];
+  // Words that name what an icon does, as pages write them in class, id and data-* names ("btn-like",
+  // "icon-trash", "ui-spinner-up", data-retweet): an icon-only control is named by them.
+  const ACTION_WORDS = new Set((
+    "like unlike love heart favorite favourite star reply comment comments retweet repost reshare share more " +
+    "menu options settings gear cog close dismiss cancel delete remove trash bin edit pencil save bookmark " +
+    "download upload search filter sort refresh reload add plus minus create copy duplicate print send play " +
+    "pause stop next prev previous back forward up down left right expand collapse home user profile account " +
+    "cart basket bell notifications notification mail email message messages chat info help lock unlock eye " +
+    "upvote downvote vote flag report pin attach attachment link unlink calendar clock zoom fullscreen mute " +
+    "unmute volume camera photo image video mic microphone logout login signin signout follow unfollow block " +
+    "subscribe hamburger kebab ellipsis dots tick undo redo increment decrement increase decrease slider handle " +
+    "thumb knob toggle caret chevron arrow archive reset submit apply confirm accept reject decline approve " +
+    "call phone map location translate emoji gif poll quote bold italic underline"
+  ).split(" "));
+  const ICON_MAX_WIDTH = 160; // px: an icon control (with its count) is small
+  const ICON_MAX_HEIGHT = 64;
+  const DATE_FORMATS = {
+    date: "YYYY-MM-DD",
+    month: "YYYY-MM",
+    week: "YYYY-Www",
+    time: "HH:MM",
+    "datetime-local": "YYYY-MM-DDTHH:MM",
+  };
   const LEFT_REACH = 200; // px: how far left of a field its label may sit
   const ABOVE_REACH = 40; // px: how far above
 
@@ -113,6 +140,7 @@
     if (el.getAttribute("placeholder") || el.getAttribute("title")) return false; // a name already
     if (tag === "INPUT") return !BUTTON_TYPES.has((el.type || "text").toLowerCase());
     if (tag === "SELECT" || tag === "TEXTAREA" || kind === "editable") return true;
+    if (kind === "focusable") return !text; // a custom widget's handle: named like a field
     const role = roleOf(el);
     if (NAME_FROM_CONTENT.has(role) && text) return false; // <div role=checkbox>Remember me</div>
     return NAMED_ROLES.has(role);
@@ -243,6 +271,105 @@
     return positioned && offDocument(el, rect, win);
   }
 
+  // ---- what listens for clicks ------------------------------------------------------------------------
+  // The page watcher (watcher.js, an init script) saw every addEventListener: `clickTargets` are elements with
+  // a click-like listener of their own, `docClicks` says the document listens (and may delegate anywhere).
+  // jQuery keeps a delegated handler's selector in its data: `$(feed).on("click", ".like", f)` makes every
+  // `.like` in the feed a control. Read once per document.
+  const clickMemo = new Map();
+  function clickInfo(doc) {
+    let info = clickMemo.get(doc);
+    if (info) return info;
+    const win = doc.defaultView;
+    const watch = (win && win.__lookoutWatch) || null;
+    info = {
+      targets: watch ? watch.clickTargets : null,
+      doc: !!(watch && watch.docClicks) || !!(win && (win.onclick || doc.onclick || (doc.body && doc.body.onclick))),
+      delegates: [],
+      containers: new Set(),
+    };
+    const jq = win && win.jQuery;
+    if (watch && jq && typeof jq._data === "function") {
+      for (const ref of watch.clickRefs || []) {
+        const target = ref.deref();
+        let events = null;
+        try {
+          events = target ? jq._data(target, "events") : null;
+        } catch (e) {
+          events = null;
+        }
+        if (!events) continue;
+        for (const type of JQ_TYPES) {
+          for (const handler of events[type] || []) {
+            if (handler && typeof handler.selector === "string" && handler.selector) {
+              info.delegates.push({ container: target, selector: handler.selector });
+              info.containers.add(target);
+            }
+          }
+        }
+      }
+    }
+    clickMemo.set(doc, info);
+    return info;
+  }
+  function ownClick(el, info) {
+    return (
+      (!!info.targets && info.targets.has(el)) ||
+      !!(el.onclick || el.onmousedown || el.onpointerdown || el.ontouchstart)
+    );
+  }
+  function delegatedTo(el, info) {
+    for (const { container, selector } of info.delegates) {
+      if (container === el) continue;
+      const inside = container.nodeType === 1 ? container.contains(el) : true; // a document or window
+      if (!inside) continue;
+      try {
+        if (el.matches(selector)) return true;
+      } catch (e) {
+        // a selector only jQuery understands (":first"): not ours to judge
+      }
+    }
+    return false;
+  }
+
+  // ---- names of icon-only controls --------------------------------------------------------------------
+  function actionWords(value, out) {
+    const words = value.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z]+/);
+    for (const word of words) if (ACTION_WORDS.has(word) && !out.includes(word)) out.push(word);
+  }
+  function ownActionWords(el) {
+    const out = [];
+    actionWords(el.getAttribute("class") || "", out);
+    actionWords(el.getAttribute("id") || "", out);
+    for (const attr of el.attributes) {
+      if (!attr.name.startsWith("data-") || attr.name === ID_ATTR || attr.name === FRAME_ATTR) continue;
+      actionWords(attr.name.slice(5), out);
+      if (/^[A-Za-z][A-Za-z_\- ]{0,40}$/.test(attr.value)) actionWords(attr.value, out); // not ids, not uuids
+    }
+    if (el.tagName.toLowerCase() === "use") actionWords(el.getAttribute("href") || el.getAttribute("xlink:href") || "", out);
+    return out;
+  }
+  // The control's own words first, else those of the icon inside it (`<button><i class="fa-trash">`).
+  function iconName(el) {
+    let words = ownActionWords(el);
+    if (!words.length) {
+      const inner = el.querySelectorAll("*");
+      for (let i = 0; i < inner.length && i < 12 && !words.length; i++) words = ownActionWords(inner[i]);
+    }
+    return words.slice(0, 2).join(" ");
+  }
+  // Text a person does not read as a name: empty, symbols ("▲", "×", "♥"), or a count ("12", "1.2K").
+  function noWords(text) {
+    return !/[\p{L}\p{N}]/u.test(text) || /^\d[\d.,]*\s*[KkMm]?$/.test(text);
+  }
+  // An icon control under a delegating listener: small, no words of its own, an action word in its classes.
+  function iconLike(el) {
+    if (!ownActionWords(el).length) return false;
+    const rect = el.getBoundingClientRect();
+    if (rect.width > ICON_MAX_WIDTH || rect.height > ICON_MAX_HEIGHT) return false;
+    return noWords(collapse(el.textContent));
+  }
+
   function interactiveKind(el, tag, pointerStyle, ctx) {
     if (tag === "INPUT") return el.type === "hidden" ? null : "input";
     if (NATIVE_TAGS.has(tag)) return tag.toLowerCase();
@@ -250,12 +377,16 @@
     const role = roleOf(el);
     if (role && ROLES.has(role)) return "role";
     if (el.isContentEditable && !(el.parentElement && el.parentElement.isContentEditable)) return "editable";
+    if (tag === "BODY" || tag === "HTML") return null;
     if (el.hasAttribute("onclick")) return "onclick";
+    const info = ctx.clicks;
+    if (ownClick(el, info) || (info.delegates.length && delegatedTo(el, info))) return "listener";
+    if (el.hasAttribute("tabindex") && el.tabIndex >= 0) return "focusable";
     // cursor:pointer marks custom widgets, but children inherit it: only the outermost pointer element
     // counts, and never inside an element that is already listed.
-    if (pointerStyle && !ctx.parentPointer && tag !== "BODY" && tag !== "HTML") {
-      return "pointer";
-    }
+    if (pointerStyle && !ctx.parentPointer) return "pointer";
+    // Under a listener that may delegate (a feed that dispatches on the clicked icon's class).
+    if (ctx.delegating && !ctx.inInteractive && iconLike(el)) return "icon";
     return null;
   }
 
@@ -283,6 +414,10 @@
     const fullText = elementText(el, tag);
     let label = labelOf(el);
     if (!label && needsLayoutLabel(el, tag, kind, fullText)) label = layoutLabel(el);
+    // An icon-only control (no words, no aria-label, title or alt) is named by its icon's class words.
+    if (!label && noWords(fullText) && !el.getAttribute("title") && !el.getAttribute("alt") && !el.getAttribute("placeholder")) {
+      label = iconName(el);
+    }
     const node = {
       type: "element",
       id: null,
@@ -326,10 +461,12 @@
       } else if (type !== "submit" && type !== "button" && type !== "reset" && type !== "image") {
         node.value = type === "password" ? (el.value ? "********" : "") : clip(el.value);
         node.keys = keysOf(el);
+        if (type !== "password" && collapse(el.value).length > MAX_TEXT) node.truncated = true;
       }
     } else if (tag === "TEXTAREA") {
       node.value = clip(el.value);
       node.keys = keysOf(el);
+      if (collapse(el.value).length > MAX_TEXT) node.truncated = true;
     } else if (tag === "SELECT") {
       const options = Array.from(el.options);
       node.options = options.slice(0, MAX_OPTIONS).map((o) => ({
@@ -342,6 +479,7 @@
       node.value = el.multiple
         ? options.filter((o) => o.selected).map((o) => o.value).join(",")
         : el.value;
+      if (el.multiple) node.multiple = true;
     } else if (node.editable || NAMED_ROLES.has(role || "")) {
       node.keys = keysOf(el);
     }
@@ -362,11 +500,37 @@
     if (ariaSelected !== null) node.selected = ariaSelected === "true";
     const ariaExpanded = attrs["aria-expanded"] ?? null;
     if (ariaExpanded !== null) node.expanded = ariaExpanded === "true";
+    const haspopup = collapse(attrs["aria-haspopup"]).toLowerCase();
+    if (haspopup && haspopup !== "false") node.haspopup = haspopup === "true" ? "menu" : haspopup;
+    describeRange(el, node, type, role);
     // The description (aria-describedby) is where forms put "Email is invalid." next to an input.
     const describedBy = attrs["aria-describedby"];
     if (describedBy) node.description = clip(textOfIds(el, describedBy));
     top.records.push({ el, node });
     return node;
+  }
+
+  // Sliders, spinners and date fields: their range, step and the format their value takes.
+  function describeRange(el, node, type, role) {
+    const aria = role === "slider" || role === "spinbutton";
+    const format = type ? DATE_FORMATS[type] : undefined;
+    if (!aria && type !== "range" && type !== "number" && !format) return;
+    const attr = (name) => {
+      const v = collapse(el.getAttribute(name));
+      return v ? v.slice(0, 40) : null;
+    };
+    const native = node.tag === "input";
+    node.value_min = native ? attr("min") ?? attr("aria-valuemin") : attr("aria-valuemin") ?? attr("min");
+    node.value_max = native ? attr("max") ?? attr("aria-valuemax") : attr("aria-valuemax") ?? attr("max");
+    const step = native ? attr("step") : null;
+    if (step && step !== "any") node.value_step = step;
+    if (!native) node.value = attr("aria-valuenow");
+    const valuetext = aria ? attr("aria-valuetext") : null;
+    if (valuetext && valuetext !== node.value) node.valuetext = valuetext;
+    if (format) {
+      const seconds = step !== null && Number(step) > 0 && Number(step) < 60;
+      node.value_format = seconds && (type === "time" || type === "datetime-local") ? format + ":SS" : format;
+    }
   }
 
   // ---- the walk: document order, text gathered into lines per block ------------------------------------
@@ -427,11 +591,13 @@
     const pointerStyle = !ctx.inInteractive && style.cursor === "pointer";
     let kind = interactiveKind(el, tag, pointerStyle, ctx);
     // Style sheets give labels a pointer cursor; a label is listed only to stand in for a hidden control.
-    if (tag === "LABEL" && kind === "pointer" && el.control) kind = null;
+    if (tag === "LABEL" && SOFT_KINDS.has(kind) && el.control) kind = null;
+    const soft = SOFT_KINDS.has(kind);
     let listedNode = null;
+    let blocked = false; // covered by something else: its words go with it
     if (kind || tag === "LABEL") {
       const rect = el.getBoundingClientRect();
-      let listed = !!kind && boxVisible(el, style, rect, win) && !covered(el, rect, win);
+      let listed = !!kind && boxVisible(el, style, rect, win) && !(blocked = covered(el, rect, win));
       let proxyFor = null;
       if (listed && (transparent || ctx.transparent) && el.labels && el.labels.length) {
         listed = false; // an invisible input styled through its label: the label stands in for it
@@ -455,7 +621,21 @@
     let childSink = sink;
     // Only outside listed elements can an inherited pointer cursor matter (see interactiveKind).
     const pointer = pointerStyle && !listedNode;
-    if (listedNode) {
+    const delegating = ctx.delegating || kind === "onclick" || kind === "listener" || ctx.clicks.containers.has(el);
+    if (listedNode && soft) {
+      // Found by behaviour: maybe one control, maybe a container that delegates (a feed, a toolbar). Its
+      // inside is walked as if it were not listed, and settleSoft decides once it is known.
+      listedNode.soft = true;
+      childSink = makeSink(listedNode.children);
+      childSink.listed = sink.listed;
+      childCtx = Object.assign({}, ctx, {
+        clipped,
+        delegating,
+        parentPointer: pointerStyle || ctx.parentPointer,
+        textVisible,
+        transparent: ctx.transparent || transparent,
+      });
+    } else if (listedNode) {
       // Short texts live on the element's line; long ones (a clickable card, a wrapper with onclick) are
       // walked as context lines too, so nothing the page says is lost to clipping.
       childSink = makeSink(listedNode.children);
@@ -472,7 +652,9 @@
       const labelsListedControl = tag === "LABEL" && el.control && isListable(el.control);
       childCtx = Object.assign({}, ctx, {
         // An interactable we did not list (hidden, covered) takes its words with it.
-        clipped: clipped || (!!kind && !listedNode),
+        // (Behaviour-found ones that are merely zero-sized, like a wrapper of floats, keep theirs.)
+        clipped: clipped || (!!kind && !listedNode && (!soft || blocked)),
+        delegating,
         parentPointer: pointer,
         textVisible: textVisible && !(kind && !listedNode),
         transparent: ctx.transparent || transparent,
@@ -489,7 +671,66 @@
       walkChildren(el, childCtx, childSink);
     }
     if (childSink !== sink) flush(childSink);
+    if (listedNode && listedNode.soft) settleSoft(listedNode, sink.out);
     if (isBlock || listedNode) flush(sink);
+  }
+
+  // ---- one entry per control --------------------------------------------------------------------------
+  function listedInside(nodes, out) {
+    for (const node of nodes) {
+      if (node.type === "element" && !node.dropped) out.push(node);
+      if (node.children) listedInside(node.children, out);
+    }
+    return out;
+  }
+  // Take `node` out of the listing, leaving what it held (context text, controls) in its place in `nodes`.
+  function unlist(node, nodes) {
+    node.dropped = true;
+    const at = nodes.indexOf(node);
+    if (at >= 0) {
+      nodes.splice(at, 1, ...node.children);
+      return true;
+    }
+    for (const other of nodes) if (other.children && unlist(node, other.children)) return true;
+    return false;
+  }
+  function hasName(node) {
+    const a = node.attrs;
+    return !!(node.text || node.label || a["aria-label"] || a.title || a.alt || a.placeholder);
+  }
+  function ownTextNodes(node) {
+    return node.children.filter((child) => child.type === "text");
+  }
+  // A behaviour-found element (`node`, just walked, last in `siblings`) is:
+  //  - a container when it holds two or more controls, or one control and a long text: not listed (a feed
+  //    delegating to its icons, an app's root that a framework listens on);
+  //  - the same control as the one control inside it when nothing else in it has words (a `<li onclick>`
+  //    around its link, a like button around its heart icon and its count): listed once, the native or
+  //    focusable one kept, else the outer one;
+  //  - else a control of its own, listed only when it has a name; its own text is on its line.
+  function settleSoft(node, siblings) {
+    const inside = listedInside(node.children, []);
+    if (inside.length >= 2 || (inside.length === 1 && node.long_text)) {
+      unlist(node, siblings);
+      return;
+    }
+    if (inside.length === 1) {
+      const inner = inside[0];
+      const rest = collapse(ownTextNodes(node).map((t) => t.text).join(" "));
+      if (noWords(rest) || (node.text && node.text === inner.text)) {
+        if (!inner.soft || inner.kind === "focusable") {
+          if (!hasName(inner) && hasName(node)) inner.label = node.label || node.text || node.attrs["aria-label"] || "";
+          unlist(node, siblings);
+          return;
+        }
+        unlist(inner, node.children);
+      }
+    }
+    if (!hasName(node)) {
+      unlist(node, siblings);
+      return;
+    }
+    if (!node.long_text) node.children = node.children.filter((child) => child.type !== "text");
   }
 
   const listableMemo = new Map();
@@ -567,7 +808,8 @@
       if (m) top.maxSeen = Math.max(top.maxSeen, +m[1]);
     }
     docToken(doc);
-    if (doc.body) walkNode(doc.body, ctx, sink);
+    const clicks = clickInfo(doc);
+    if (doc.body) walkNode(doc.body, Object.assign({}, ctx, { clicks, delegating: clicks.doc }), sink);
   }
 
   // ---- run ------------------------------------------------------------------------------------------
@@ -594,6 +836,7 @@
   // node carries its original's attribute); new ids continue the window's counter, so an id is never
   // handed to a second element while the document lives.
   let seq = Math.max(window.__lookoutSeq || 0, opts.startSeq || 0, top.maxSeen);
+  top.records = top.records.filter((record) => !record.node.dropped);
   for (const { el, node } of top.records) {
     const current = el.getAttribute(ID_ATTR);
     if (current && ID_RE.test(current) && !top.used.has(current)) {
@@ -607,8 +850,11 @@
   window.__lookoutSeq = seq;
   // Leave defaults out of the JSON (scraper.py reads absent fields as their defaults): big pages halve in size.
   // (checked / selected / expanded keep their false: false is not "not applicable".)
-  const FLAGS = new Set(["disabled", "readonly", "required", "editable", "in_shadow", "long_text"]);
+  const FLAGS = new Set([
+    "disabled", "readonly", "required", "editable", "in_shadow", "long_text", "multiple", "truncated",
+  ]);
   for (const { node } of top.records) {
+    delete node.soft;
     for (const key of Object.keys(node)) {
       const v = node[key];
       if (v === null || v === "" || (v === false && FLAGS.has(key)) || (Array.isArray(v) && v.length === 0)) {

@@ -3,7 +3,8 @@
 // settle call on documents that started without it. Installs `window.__lookoutWatch` once per document:
 //  - DOM mutations (a MutationObserver; our own data-lookout-* attributes ignored),
 //  - timers (setTimeout <= 1 s), animation frames and fetch/XHR still pending,
-//  - which elements listen for key events (read by the scraper: `keysOf`).
+//  - which elements listen for key events (read by the scraper: `keysOf`) and for clicks (`clickTargets`,
+//    `clickRefs`, `docClicks`: the scraper lists what has a click listener, and finds jQuery's delegated ones).
 // Every callback is run with its *root*: the time the chain of timers / frames / intervals it belongs to was
 // started from outside any callback. A clock ticking since page load has an old root and never counts as
 // activity caused by an action; a debounce timer set by a keydown handler has a root after the action.
@@ -22,6 +23,11 @@
   const TIMER_CAP = 1000; // longer timers (a toast's auto-hide, a poll) are not waited for
   const ANIMATION_CAP = 2000;
   const KEY_TYPES = new Set(["keydown", "keyup", "keypress"]);
+  // What a person's click or tap sets off (a slider's handle answers mousedown, a card pointerdown).
+  const CLICK_TYPES = new Set([
+    "click", "dblclick", "mousedown", "mouseup", "pointerdown", "pointerup", "touchstart", "touchend",
+  ]);
+  const CLICK_REFS = 5000; // listener targets remembered for the scraper's jQuery lookup
   const ACTIVITY_LOG = 256;
 
   const W = {
@@ -34,7 +40,11 @@
     activity: [], // [time, root] of DOM mutations and finished requests, newest last
     keyTargets: new WeakSet(),
     docKeys: false, // a key listener on window / document / html / body
+    clickTargets: new WeakSet(), // elements with a click-like listener of their own
+    clickRefs: [], // WeakRefs to every click listener target (documents too), oldest first
+    docClicks: false, // a click-like listener on window / document / html / body: it may delegate anywhere
   };
+  const clickSeen = new WeakSet();
   window.__lookoutWatch = W;
 
   function record(extra) {
@@ -149,6 +159,18 @@
         W.docKeys = true;
       } else {
         W.keyTargets.add(this);
+      }
+    }
+    if (CLICK_TYPES.has(type) && this && typeof this === "object" && !clickSeen.has(this)) {
+      clickSeen.add(this);
+      if (this === window || this === document || this === document.documentElement || this === document.body) {
+        W.docClicks = true;
+      } else if (this.nodeType === 1) {
+        W.clickTargets.add(this);
+      }
+      if (typeof WeakRef === "function") {
+        if (W.clickRefs.length >= CLICK_REFS) W.clickRefs = W.clickRefs.filter((ref) => ref.deref());
+        if (W.clickRefs.length < CLICK_REFS) W.clickRefs.push(new WeakRef(this));
       }
     }
     return realAdd.call(this, type, listener, options);
