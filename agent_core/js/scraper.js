@@ -59,6 +59,7 @@
     "thumb knob toggle caret chevron arrow archive reset submit apply confirm accept reject decline approve " +
     "call phone map location translate emoji gif poll quote bold italic underline"
   ).split(" "));
+  const DOCUMENT = 1, ELEMENT = 2; // ctx.delegating: who listens for clicks above (0: nobody we know of)
   const ICON_MAX_WIDTH = 160; // px: an icon control (with its count) is small
   const ICON_MAX_HEIGHT = 64;
   const DATE_FORMATS = {
@@ -337,10 +338,13 @@
     const words = value.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z]+/);
     for (const word of words) if (ACTION_WORDS.has(word) && !out.includes(word)) out.push(word);
   }
-  function ownActionWords(el) {
+  // `dataOnly`: only data-* names and values, the hooks a script dispatches on (class words are often styling).
+  function ownActionWords(el, dataOnly) {
     const out = [];
-    actionWords(el.getAttribute("class") || "", out);
-    actionWords(el.getAttribute("id") || "", out);
+    if (!dataOnly) {
+      actionWords(el.getAttribute("class") || "", out);
+      actionWords(el.getAttribute("id") || "", out);
+    }
     for (const attr of el.attributes) {
       if (!attr.name.startsWith("data-") || attr.name === ID_ATTR || attr.name === FRAME_ATTR) continue;
       actionWords(attr.name.slice(5), out);
@@ -362,9 +366,11 @@
   function noWords(text) {
     return !/[\p{L}\p{N}]/u.test(text) || /^\d[\d.,]*\s*[KkMm]?$/.test(text);
   }
-  // An icon control under a delegating listener: small, no words of its own, an action word in its classes.
-  function iconLike(el) {
-    if (!ownActionWords(el).length) return false;
+  // An icon control under a delegating listener: small, no words of its own, an action word in its classes,
+  // id or data-* (only data-* under a listener on the whole document, which pages add for many reasons:
+  // closing menus on an outside click, analytics).
+  function iconLike(el, dataOnly) {
+    if (!ownActionWords(el, dataOnly).length) return false;
     const rect = el.getBoundingClientRect();
     if (rect.width > ICON_MAX_WIDTH || rect.height > ICON_MAX_HEIGHT) return false;
     return noWords(collapse(el.textContent));
@@ -386,7 +392,7 @@
     // counts, and never inside an element that is already listed.
     if (pointerStyle && !ctx.parentPointer) return "pointer";
     // Under a listener that may delegate (a feed that dispatches on the clicked icon's class).
-    if (ctx.delegating && !ctx.inInteractive && iconLike(el)) return "icon";
+    if (ctx.delegating && !ctx.inInteractive && iconLike(el, ctx.delegating === DOCUMENT)) return "icon";
     return null;
   }
 
@@ -415,7 +421,8 @@
     let label = labelOf(el);
     if (!label && needsLayoutLabel(el, tag, kind, fullText)) label = layoutLabel(el);
     // An icon-only control (no words, no aria-label, title or alt) is named by its icon's class words.
-    if (!label && noWords(fullText) && !el.getAttribute("title") && !el.getAttribute("alt") && !el.getAttribute("placeholder")) {
+    const field = tag === "SELECT" || tag === "TEXTAREA" || (tag === "INPUT" && !BUTTON_TYPES.has(type));
+    if (!label && !field && noWords(fullText) && !el.getAttribute("title") && !el.getAttribute("alt")) {
       label = iconName(el);
     }
     const node = {
@@ -621,7 +628,8 @@
     let childSink = sink;
     // Only outside listed elements can an inherited pointer cursor matter (see interactiveKind).
     const pointer = pointerStyle && !listedNode;
-    const delegating = ctx.delegating || kind === "onclick" || kind === "listener" || ctx.clicks.containers.has(el);
+    const delegating =
+      kind === "onclick" || kind === "listener" || ctx.clicks.containers.has(el) ? ELEMENT : ctx.delegating;
     if (listedNode && soft) {
       // Found by behaviour: maybe one control, maybe a container that delegates (a feed, a toolbar). Its
       // inside is walked as if it were not listed, and settleSoft decides once it is known.
@@ -809,7 +817,7 @@
     }
     docToken(doc);
     const clicks = clickInfo(doc);
-    if (doc.body) walkNode(doc.body, Object.assign({}, ctx, { clicks, delegating: clicks.doc }), sink);
+    if (doc.body) walkNode(doc.body, Object.assign({}, ctx, { clicks, delegating: clicks.doc ? DOCUMENT : 0 }), sink);
   }
 
   // ---- run ------------------------------------------------------------------------------------------

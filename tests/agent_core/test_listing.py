@@ -17,7 +17,9 @@ ID = re.compile(r"^\[(e\d+)\] ")
 
 # Every control a person can operate on each page, as its listing line should read (ids left out), in
 # document order: written by hand from the page, not copied from the scraper.
-LETTER_START = "Dear committee, this letter explains at length why the old bridge deserves repair before winter this letter"
+LETTER_START = (  # the first 119 characters of the letter on formats/, then the cut
+    "Dear committee, this letter explains at length why the old bridge deserves repair before winter this letter explains at"
+)
 PAGES: dict[str, list[str]] = {
     "feed/": [
         '<textarea name=draft placeholder="What\'s happening?" value="">',
@@ -66,14 +68,14 @@ PAGES: dict[str, list[str]] = {
         '<input type=range name=noise label="Noise level" value="4" min=0 max=10 step=2>',
         '<select name=extras label="Extras (choose any)" options="Birthday cake (cake)|Flowers (flowers)|Window seat '
         '(window)|Quiet corner (quiet)" multiple>',
-        f'<textarea name=letter label="Letter to the manager" value="{LETTER_START[:119]}\u2026" truncated>',
+        f'<textarea name=letter label="Letter to the manager" value="{LETTER_START}\u2026" truncated>',
         "<button>Book</button>",
     ],
     "job/": [
         '<a href="/job/">Acme Careers</a>',
         '<input type=text name=full_name label="Full name *" value="">',
         '<input type=email name=email label="Email *" placeholder="Work email" value="">',
-        '<select name=country label="Country *" value="" options="Choose a country|France (fr)|Germany (de)|United '
+        '<select name=country label="Country *" value="" options="Choose a country*|France (fr)|Germany (de)|United '
         'Kingdom (gb)|United States (us)">',
         '<input type=radio name=experience label="Junior (0-2 years)" value="junior">',
         '<input type=radio name=experience label="Mid-level (3-5 years)" value="mid">',
@@ -184,3 +186,25 @@ async def test_menu_items_that_appear_under_a_delegated_listener_are_listed(site
     opened = await scrape(session.page)
     new = opened.new_since(first)
     assert sorted(opened.element(i).text for i in new) == ["Mute @omar", "Report post"]
+
+
+def test_state_words_on_a_line() -> None:
+    def line(**fields) -> str:  # type: ignore[no-untyped-def]
+        base = {"id": "e1", "tag": "span", "attrs": {}, "text": "", "frame_path": (), "rect": (0.0, 0.0, 1.0, 1.0)}
+        return Element(**{**base, **fields}).to_line()
+
+    assert line(text="File", attrs={"role": "menuitem"}, haspopup="menu", expanded=False) == (
+        "[e1] <span role=menuitem haspopup=menu collapsed>File</span>"
+    )
+    assert line(text="File", expanded=True) == "[e1] <span expanded>File</span>"
+    assert line(attrs={"role": "slider"}, label="Volume", value="40", value_min="0", value_max="100", valuetext="Loud") == (
+        '[e1] <span role=slider label="Volume" value="40" valuetext="Loud" min=0 max=100>'
+    )
+    assert line(tag="input", input_type="time", value="", value_format="HH:MM:SS", value_step="1") == (
+        '[e1] <input type=time value="" step=1 format="HH:MM:SS">'
+    )
+    assert line(tag="textarea", value="a\u2026", truncated=True) == '[e1] <textarea value="a\u2026" truncated>'
+    options = [{"label": "A", "value": "a", "selected": True}, {"label": "B", "value": "b", "selected": True}]
+    assert line(tag="select", value="a,b", options=options, options_total=2, multiple=True) == (
+        '[e1] <select options="A (a)*|B (b)*" multiple>'
+    )
