@@ -396,13 +396,27 @@
     return null;
   }
 
+  // A menu item's open submenu (a listbox, a dialog) is listed line by line: it is not the item's name.
+  const POPUPS = "[role=menu],[role=menubar],[role=listbox],[role=tree],[role=grid],[role=dialog]";
+  function textBesidePopups(el) {
+    let out = "";
+    for (const child of el.childNodes) {
+      if (child.nodeType === 3) out += child.nodeValue;
+      else if (child.nodeType !== 1 || child.matches(POPUPS) || SKIP_TAGS.has(child.tagName)) continue;
+      else if (child.checkVisibility && !child.checkVisibility({ visibilityProperty: true })) continue;
+      else out += " " + (child.querySelector(POPUPS) ? textBesidePopups(child) : child.innerText ?? child.textContent) + " ";
+    }
+    return out;
+  }
+
   function elementText(el, tag) {
     if (tag === "INPUT") {
       const t = (el.type || "").toLowerCase();
       return t === "submit" || t === "button" || t === "reset" ? el.value || "" : "";
     }
     if (tag === "SELECT" || tag === "TEXTAREA") return "";
-    let text = el.innerText !== undefined ? el.innerText : el.textContent;
+    let text = el.querySelector && el.querySelector(POPUPS) ? textBesidePopups(el) : el.innerText;
+    if (text === undefined) text = el.textContent;
     if (!collapse(text)) {
       const img = el.querySelector && el.querySelector("img[alt], [aria-label], svg title");
       if (img) text = img.getAttribute("alt") || img.getAttribute("aria-label") || img.textContent;
