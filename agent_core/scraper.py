@@ -58,8 +58,9 @@ class Element:
     frame_path: tuple[int, ...]
     rect: tuple[float, float, float, float]  # x, y, width, height in top-level viewport pixels
     # input, button, select, textarea, summary, link, role, editable, label (a visible label standing in for
-    # its hidden control), or found by behaviour: onclick, listener (a click listener of its own or a jQuery
-    # delegated selector), icon (an icon under a delegating listener), focusable (tabindex), pointer
+    # its hidden control), or found by behaviour: onclick, listener (a click, double-click or right-click
+    # listener of its own, or a jQuery delegated selector), draggable, icon (an icon under a delegating
+    # listener), focusable (tabindex), pointer
     kind: str = ""
     role: str | None = None
     label: str = ""

@@ -43,8 +43,10 @@
   const LAYOUT_LABEL_MAX = 80; // longer text is a paragraph, not a label
   // Kinds found by behaviour rather than by tag or role ("soft"): listed only when they turn out to be one
   // control (see settleSoft); a native control, a role or a focus target inside one wins over it.
-  const SOFT_KINDS = new Set(["onclick", "listener", "icon", "pointer", "focusable"]);
-  const JQ_TYPES = ["click", "dblclick", "mousedown", "mouseup", "pointerdown", "pointerup", "touchstart", "touchend"];
+  const SOFT_KINDS = new Set(["onclick", "listener", "draggable", "icon", "pointer", "focusable"]);
+  const JQ_TYPES = [
+    "click", "dblclick", "contextmenu", "mousedown", "mouseup", "pointerdown", "pointerup", "touchstart", "touchend",
+  ];
   // Words that name what an icon does, as pages write them in class, id and data-* names ("btn-like",
   // "icon-trash", "ui-spinner-up", data-retweet): an icon-only control is named by them.
   const ACTION_WORDS = new Set((
@@ -316,7 +318,7 @@
   function ownClick(el, info) {
     return (
       (!!info.targets && info.targets.has(el)) ||
-      !!(el.onclick || el.onmousedown || el.onpointerdown || el.ontouchstart)
+      !!(el.onclick || el.ondblclick || el.oncontextmenu || el.onmousedown || el.onpointerdown || el.ontouchstart)
     );
   }
   function delegatedTo(el, info) {
@@ -387,6 +389,7 @@
     if (el.hasAttribute("onclick")) return "onclick";
     const info = ctx.clicks;
     if (ownClick(el, info) || (info.delegates.length && delegatedTo(el, info))) return "listener";
+    if (el.getAttribute("draggable") === "true") return "draggable";
     if (el.hasAttribute("tabindex") && el.tabIndex >= 0) return "focusable";
     // cursor:pointer marks custom widgets, but children inherit it: only the outermost pointer element
     // counts, and never inside an element that is already listed.

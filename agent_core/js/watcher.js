@@ -25,7 +25,7 @@
   const KEY_TYPES = new Set(["keydown", "keyup", "keypress"]);
   // What a person's click or tap sets off (a slider's handle answers mousedown, a card pointerdown).
   const CLICK_TYPES = new Set([
-    "click", "dblclick", "mousedown", "mouseup", "pointerdown", "pointerup", "touchstart", "touchend",
+    "click", "dblclick", "contextmenu", "mousedown", "mouseup", "pointerdown", "pointerup", "touchstart", "touchend",
   ]);
   const CLICK_REFS = 5000; // listener targets remembered for the scraper's jQuery lookup
   const ACTIVITY_LOG = 256;

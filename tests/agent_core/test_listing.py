@@ -90,6 +90,80 @@ PAGES: dict[str, list[str]] = {
         '<input type=search label="Search the catalogue" placeholder="Search products" value="">',
         "<button>Search</button>",
     ],
+    "job/documents.html": [
+        '<input type=file name=cv label="CV (PDF) *">',
+        '<textarea name=cover_letter label="Cover letter" placeholder="Why do you want to join?" value="">',
+        "<button>Submit application</button>",
+    ],
+    "tricky/": [
+        '<input type=text name=nick label="Nickname" value="ada">',
+        '<input type=tel name=phone label="Phone" value="">',
+        '<input type=text name=city label="City of residence" value="">',
+        '<input type=text name=promo placeholder="Promo code" value="">',
+        '<input type=text name=vat title="VAT number" value="">',
+        '<input type=text name=fax label="Fax number" value="">',
+        '<input type=email name=email value="not-an-email" desc="Email is invalid." required>',
+        '<input type=password name=secret value="********">',
+        '<select name=size value="m" options="Small (s)|Medium (m)*|Large (l)">',
+        '<input type=radio name=color label="Red" value="red">',
+        '<input type=radio name=color label="Blue" value="blue" checked>',
+        '<input type=checkbox name=news label="Newsletter">',
+        "<button disabled>Delete account</button>",
+        '<textarea name=bio value="Loves engines.">',
+        "<div>Click this div</div>",
+        "<span>Pointer span</span>",
+        "<div>Premium card inherits the pointer</div>",
+        "<div role=button>Role button</div>",
+        "<div role=checkbox checked>Role checkbox</div>",
+        "<div contenteditable>Editable notes</div>",
+        '<a href="/table/">Product table</a>',
+        '<a href="/job/">Block link card</a>',
+        '<input type=checkbox name=fancy label="Fancy toggle">',
+    ],
+    "panels/": ["<button role=tab selected>Overview</button>", "<button role=tab>Shipping</button>",
+                "<button collapsed>Returns</button>"],
+    "dead/": ["<button>Apply discount</button>", "<button>Enter a coupon code</button>"],
+    "autocomplete/": [
+        '<input type=text name=country label="Country" value="">',
+        '<input type=text name=phone label="Phone" value="">',
+        '<input type=text name=notes label="Delivery notes" value="">',
+        "<button>Continue</button>",
+    ],
+    "login/": [
+        '<input type=text name=username label="Username" value="">',
+        '<input type=password name=password label="Password" value="">',
+        "<button>Sign in</button>",
+    ],
+    "vault/": [
+        '<input type=text name=username label="Email or username" value="">',
+        '<input type=password name=password label="Password" value="">',
+        "<button>Continue</button>",
+    ],
+    "signup/": ['<input type=text name=username label="Username" value="">', "<button>Create account</button>"],
+    "nearby/": [
+        *(f'<input type=text name=f{n} label="{label}" value="">'
+          for n, label in enumerate(("Genre", "Title", "Year", "Pages", "Author", "Publisher"), start=1)),
+        '<input type=checkbox name=f7 label="Signed copy" value="yes">',
+        "<button>Save book</button>",
+    ],
+    "table/": ['<a href="?page=2">Next page</a>'],
+    "shifting/": ["<button>Archive first message</button>", "<button>Open Invoice March</button>",
+                  "<button>Open Team lunch</button>", "<button>Open Password reset</button>"],
+    "download/": ['<a href="/download/report.csv">Download report (CSV)</a>'],
+    "misc/dialog.html": ["<button>Delete item</button>"],
+    "misc/popup.html": ['<a href="/table/">Open the catalogue in a new tab</a>'],
+    "misc/toggle.html": [],  # the window listens for clicks; there is nothing to click but the page
+    "hostile/": ['<input type=file name=loot label="Verification file">', "<button>Verify</button>"],
+    "cua/": [
+        "<button>Say hello</button>",
+        "<div>Double-click me</div>",  # a dblclick listener
+        "<div>Right-click me</div>",  # a contextmenu listener
+        '<a href="other.html">Other page</a>',
+        '<input type=text name=name placeholder="Your name" value="">',
+        "<div>Scroll me down</div>",  # a scroller with tabindex=0
+        "<div>Drag me</div>",  # draggable=true
+        "<button>Send</button>",
+    ],
 }
 
 
@@ -113,7 +187,7 @@ def element_of(result: ScrapeResult, pattern: str) -> Element:
 def named(element: Element) -> bool:
     attrs = element.attrs
     return any((element.text, element.label, attrs.get("aria-label"), attrs.get("title"), attrs.get("alt"),
-                attrs.get("placeholder")))
+                attrs.get("placeholder"), element.name))
 
 
 async def read(site: TestSite, session, path: str) -> ScrapeResult:  # type: ignore[no-untyped-def]
