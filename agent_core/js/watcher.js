@@ -161,18 +161,6 @@
         W.keyTargets.add(this);
       }
     }
-    if (CLICK_TYPES.has(type) && this && typeof this === "object" && !clickSeen.has(this)) {
-      clickSeen.add(this);
-      if (this === window || this === document || this === document.documentElement || this === document.body) {
-        W.docClicks = true;
-      } else if (this.nodeType === 1) {
-        W.clickTargets.add(this);
-      }
-      if (typeof WeakRef === "function") {
-        if (W.clickRefs.length >= CLICK_REFS) W.clickRefs = W.clickRefs.filter((ref) => ref.deref());
-        if (W.clickRefs.length < CLICK_REFS) W.clickRefs.push(new WeakRef(this));
-      }
-    }
     return realAdd.call(this, type, listener, options);
   };
   function handles(el) {
@@ -187,6 +175,27 @@
     }
     if (W.docKeys || window.onkeydown || document.onkeydown || window.onkeyup || document.onkeyup) return "delegated";
     return W.fromStart ? "none" : "unknown";
+  };
+
+  // ---- click listeners ------------------------------------------------------------------------------------
+  // What listens for a person's clicks, taps and drags (read by the scraper, which lists those elements).
+  const keyedAdd = EventTarget.prototype.addEventListener;
+  function noteClicks(target) {
+    if (!target || typeof target !== "object" || clickSeen.has(target)) return;
+    clickSeen.add(target);
+    if (target === window || target === document || target === document.documentElement || target === document.body) {
+      W.docClicks = true;
+    } else if (target.nodeType === 1) {
+      W.clickTargets.add(target);
+    }
+    if (typeof WeakRef === "function") {
+      if (W.clickRefs.length >= CLICK_REFS) W.clickRefs = W.clickRefs.filter((ref) => ref.deref());
+      if (W.clickRefs.length < CLICK_REFS) W.clickRefs.push(new WeakRef(target));
+    }
+  }
+  EventTarget.prototype.addEventListener = function (type, listener, options) {
+    if (CLICK_TYPES.has(type)) noteClicks(this == null ? window : this);
+    return keyedAdd.call(this, type, listener, options);
   };
 
   // ---- settling -------------------------------------------------------------------------------------------
