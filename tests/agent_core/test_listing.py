@@ -41,6 +41,10 @@ PAGES: dict[str, list[str]] = {
         '<span label="retweet">1</span>',
         '<span label="like">',
         '<span label="more">',
+        # Trends: a listener on the whole document dispatches on data-bookmark (the star beside the heading is
+        # decoration: only its class names an action)
+        '<i label="bookmark">',
+        '<i label="bookmark">',
         # "Who to follow": a jQuery delegated handler on the aside, no pointer cursor, no role
         "<span>Follow</span>",
         "<span>Follow</span>",

@@ -1,5 +1,5 @@
 """The dom engine on the issue-19 sites, the fake model scripted only from the listing it was sent: icon buttons
-under delegated listeners (feed/), widgets built from spans (spans/), submenus (menus/), date and time
+under delegated listeners (feed/: on the feed, through jQuery, on the whole document), widgets built from spans (spans/), submenus (menus/), date and time
 formats (formats/). Outcomes are checked on the server side."""
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ async def test_icon_buttons_of_a_feed_with_delegated_handlers(
 ) -> None:
     def script(req: FakeRequest):  # type: ignore[no-untyped-def]
         shown = listing(req)
-        if "Done: follow @noor" in shown:
+        if "Done: bookmark @dune" in shown:
             return step(act("complete"), goal_achieved=True)
+        if "Done: follow @noor" in shown:
+            return step(act("click", after(req, "#dune", 'label="bookmark"')))
         if "Done: mute @omar" in shown:
             return step(act("click", after(req, "@noor", r"<span>Follow</span>")))
         if "Mute @omar" in shown:
@@ -59,12 +61,12 @@ async def test_icon_buttons_of_a_feed_with_delegated_handlers(
         return step(act("click", after(req, "@kenda", 'label="like"')))
 
     fake_openai.script = script
-    goal = "Like @kenda's post, mute @omar, follow @noor"
+    goal = "Like @kenda's post, mute @omar, follow @noor, bookmark #dune"
     outcome, _ = await run_agent(TaskSpec(url=site.url("/feed/"), navigation_goal=goal), fake_openai, browser_manager, config=CONFIG)
 
     assert outcome.status == RunStatus.COMPLETED, outcome.failure_reason
     assert [(s["fields"]["user"], s["fields"]["action"]) for s in site.posts("/feed/act")] == [
-        ("kenda", "like"), ("omar", "mute"), ("noor", "follow"),
+        ("kenda", "like"), ("omar", "mute"), ("noor", "follow"), ("dune", "bookmark"),
     ]
     assert re.search(r'<span label="like">13</span>', listing(fake_openai.requests[1]))  # the count went up
 
