@@ -352,7 +352,12 @@
       actionWords(attr.name.slice(5), out);
       if (/^[A-Za-z][A-Za-z_\- ]{0,40}$/.test(attr.value)) actionWords(attr.value, out); // not ids, not uuids
     }
-    if (el.tagName.toLowerCase() === "use") actionWords(el.getAttribute("href") || el.getAttribute("xlink:href") || "", out);
+    const tag = el.tagName.toLowerCase();
+    if (tag === "use") actionWords(el.getAttribute("href") || el.getAttribute("xlink:href") || "", out);
+    if (tag === "img" && !dataOnly) {
+      const file = (el.getAttribute("src") || "").split(/[?#]/)[0].split("/").pop();
+      if (file.length <= 60 && !/^data:/i.test(el.getAttribute("src") || "")) actionWords(file, out); // "trash.svg"
+    }
     return out;
   }
   // The control's own words first, else those of the icon inside it (`<button><i class="fa-trash">`).

@@ -24,6 +24,7 @@ PAGES: dict[str, list[str]] = {
     "feed/": [
         '<textarea name=draft placeholder="What\'s happening?" value="">',
         '<button label="image"></button>',  # a button around an SVG sprite icon: one entry
+        '<button label="poll"></button>',  # a button around <img src="poll.svg"> without alt
         '<div label="emoji">',  # a div with onclick around an <i> icon: one entry
         "<button>Post</button>",
         # @kenda's post: the icons are spans under one listener on the feed, which dispatches on their class
