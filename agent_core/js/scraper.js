@@ -551,6 +551,10 @@
     const native = node.tag === "input";
     node.value_min = native ? attr("min") ?? attr("aria-valuemin") : attr("aria-valuemin") ?? attr("min");
     node.value_max = native ? attr("max") ?? attr("aria-valuemax") : attr("aria-valuemax") ?? attr("max");
+    if (type === "range") { // what the browser assumes when the page says nothing
+      node.value_min = node.value_min ?? "0";
+      node.value_max = node.value_max ?? "100";
+    }
     const step = native ? attr("step") : null;
     if (step && step !== "any") node.value_step = step;
     if (!native) node.value = attr("aria-valuenow");

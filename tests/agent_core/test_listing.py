@@ -71,6 +71,7 @@ PAGES: dict[str, list[str]] = {
         '<input type=datetime-local name=reminder label="Reminder" value="" format="YYYY-MM-DDTHH:MM">',
         '<input type=number name=guests label="Guests" value="2" min=1 max=12>',
         '<input type=range name=noise label="Noise level" value="4" min=0 max=10 step=2>',
+        '<input type=range name=tip label="Tip" value="50" min=0 max=100>',  # the browser's defaults, said
         '<select name=extras label="Extras (choose any)" options="Birthday cake (cake)|Flowers (flowers)|Window seat '
         '(window)|Quiet corner (quiet)" multiple>',
         f'<textarea name=letter label="Letter to the manager" value="{LETTER_START}\u2026" truncated>',
