@@ -194,8 +194,9 @@
     }
   }
   EventTarget.prototype.addEventListener = function (type, listener, options) {
-    if (CLICK_TYPES.has(type)) noteClicks(this == null ? window : this);
-    return keyedAdd.call(this, type, listener, options);
+    const target = this == null ? window : this; // a bare addEventListener(...) in a page script
+    if (CLICK_TYPES.has(type)) noteClicks(target);
+    return keyedAdd.call(target, type, listener, options);
   };
 
   // ---- settling -------------------------------------------------------------------------------------------
