@@ -42,9 +42,17 @@ _TEXT_INPUTS = frozenset(
 )
 
 
+_INCLUDE = "/* @include controls.js */"
+
+
 @functools.cache
 def scraper_js() -> str:
-    return (Path(__file__).parent / "js" / "scraper.js").read_text(encoding="utf-8")
+    """The scraper's page function: js/scraper.js with js/controls.js spliced in where it asks for it."""
+    folder = Path(__file__).parent / "js"
+    source = (folder / "scraper.js").read_text(encoding="utf-8")
+    if source.count(_INCLUDE) != 1:
+        raise RuntimeError(f"scraper.js must hold {_INCLUDE} exactly once")
+    return source.replace(_INCLUDE, (folder / "controls.js").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
