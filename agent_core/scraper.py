@@ -42,9 +42,17 @@ _TEXT_INPUTS = frozenset(
 )
 
 
+_INCLUDE = "/* @include controls.js */"
+
+
 @functools.cache
 def scraper_js() -> str:
-    return (Path(__file__).parent / "js" / "scraper.js").read_text(encoding="utf-8")
+    """The scraper's page function: js/scraper.js with js/controls.js spliced in where it asks for it."""
+    folder = Path(__file__).parent / "js"
+    source = (folder / "scraper.js").read_text(encoding="utf-8")
+    if source.count(_INCLUDE) != 1:
+        raise RuntimeError(f"scraper.js must hold {_INCLUDE} exactly once")
+    return source.replace(_INCLUDE, (folder / "controls.js").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,10 @@ class Element:
     text: str
     frame_path: tuple[int, ...]
     rect: tuple[float, float, float, float]  # x, y, width, height in top-level viewport pixels
-    # input, button, select, textarea, summary, link, role, editable, onclick, pointer, or label (a visible
-    # label standing in for its hidden control)
+    # input, button, select, textarea, summary, link, role, editable, label (a visible label standing in for
+    # its hidden control), or found by behaviour: onclick, listener (a click, double-click or right-click
+    # listener of its own, or a jQuery delegated selector), draggable, icon (an icon under a delegating
+    # listener), focusable (tabindex), pointer
     kind: str = ""
     role: str | None = None
     label: str = ""
@@ -70,6 +80,17 @@ class Element:
     readonly: bool = False
     required: bool = False
     expanded: bool | None = None
+    haspopup: str | None = None  # aria-haspopup: menu, listbox, dialog, tree, grid
+    multiple: bool = False  # a select that takes several options
+    # sliders, spinners, number and date fields: range and step as the page gives them; valuetext says
+    # what aria-valuetext shows when it is more than the number; value_format is what date and time
+    # fields take ("YYYY-MM-DD", "HH:MM", ...)
+    value_min: str | None = None
+    value_max: str | None = None
+    value_step: str | None = None
+    valuetext: str | None = None
+    value_format: str | None = None
+    truncated: bool = False  # `value` was cut for the listing (read the element to get all of it)
     editable: bool = False
     options: list[dict[str, Any]] = field(default_factory=list)  # select: {label, value, selected, disabled}
     options_total: int = 0
@@ -118,15 +139,27 @@ class Element:
             value = self.attrs.get(key, "").strip()
             if value and value not in (self.label, text):
                 add(key, _clip(value))
+        if self.haspopup:
+            add("haspopup", self.haspopup, quote=False)
         if self.tag == "a" and self.attrs.get("href"):
             add("href", _short_href(self.attrs["href"]))
         if self.tag == "select":
-            add("value", self.value or "")
+            if not self.multiple:  # a multiple select's choices are the options marked *
+                add("value", self.value or "")
             add("options", _options_summary(self.options, self.options_total))
         elif self.tag == "textarea" or self.input_type in _TEXT_INPUTS:
             add("value", self.value or "")
         elif self.value is not None:
             add("value", self.value)
+        if self.truncated:
+            parts.append("truncated")
+        if self.valuetext:
+            add("valuetext", _clip(self.valuetext))
+        add("min", self.value_min, quote=False)
+        add("max", self.value_max, quote=False)
+        add("step", self.value_step, quote=False)
+        if self.value_format:
+            add("format", self.value_format)
         if self.files:
             add("files", ", ".join(self.files))
         if self.description:
@@ -139,7 +172,9 @@ class Element:
         if self.selected:
             flags.append("selected")
         if self.expanded is not None:
-            flags.append(f"expanded={'true' if self.expanded else 'false'}")
+            flags.append("expanded" if self.expanded else "collapsed")
+        if self.multiple:
+            flags.append("multiple")
         if self.editable:
             flags.append("contenteditable")
         for flag in ("disabled", "readonly", "required"):
@@ -252,6 +287,14 @@ def _element(node: dict[str, Any]) -> Element:
         readonly=bool(node.get("readonly")),
         required=bool(node.get("required")),
         expanded=node.get("expanded"),
+        haspopup=node.get("haspopup"),
+        multiple=bool(node.get("multiple")),
+        value_min=node.get("value_min"),
+        value_max=node.get("value_max"),
+        value_step=node.get("value_step"),
+        valuetext=node.get("valuetext"),
+        value_format=node.get("value_format"),
+        truncated=bool(node.get("truncated")),
         editable=bool(node.get("editable")),
         options=list(node.get("options") or []),
         options_total=int(node.get("options_total") or len(node.get("options") or [])),

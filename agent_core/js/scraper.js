@@ -41,8 +41,18 @@
     "select,textarea,[contenteditable=''],[contenteditable=true],[role=textbox],[role=combobox],[role=searchbox]," +
     "[role=checkbox],[role=radio],[role=switch],[role=slider],[role=spinbutton]";
   const LAYOUT_LABEL_MAX = 80; // longer text is a paragraph, not a label
+  const DATE_FORMATS = {
+    date: "YYYY-MM-DD",
+    month: "YYYY-MM",
+    week: "YYYY-Www",
+    time: "HH:MM",
+    "datetime-local": "YYYY-MM-DDTHH:MM",
+  };
   const LEFT_REACH = 200; // px: how far left of a field its label may sit
   const ABOVE_REACH = 40; // px: how far above
+  // Which elements are controls beyond tags and roles, and what they are called: agent_core/js/controls.js,
+  // spliced in here by agent_core/scraper.py (scraper_js).
+  /* @include controls.js */
 
   const top = { seq: 0, maxSeen: 0, used: new Set(), records: [], pendingFrames: [] };
 
@@ -113,6 +123,7 @@
     if (el.getAttribute("placeholder") || el.getAttribute("title")) return false; // a name already
     if (tag === "INPUT") return !BUTTON_TYPES.has((el.type || "text").toLowerCase());
     if (tag === "SELECT" || tag === "TEXTAREA" || kind === "editable") return true;
+    if (kind === "focusable") return !text; // a custom widget's handle: named like a field
     const role = roleOf(el);
     if (NAME_FROM_CONTENT.has(role) && text) return false; // <div role=checkbox>Remember me</div>
     return NAMED_ROLES.has(role);
@@ -250,13 +261,31 @@
     const role = roleOf(el);
     if (role && ROLES.has(role)) return "role";
     if (el.isContentEditable && !(el.parentElement && el.parentElement.isContentEditable)) return "editable";
+    if (tag === "BODY" || tag === "HTML") return null;
     if (el.hasAttribute("onclick")) return "onclick";
+    const info = ctx.clicks;
+    if (ownClick(el, info) || (info.delegates.length && delegatedTo(el, info))) return "listener";
+    if (el.getAttribute("draggable") === "true") return "draggable";
+    if (el.hasAttribute("tabindex") && el.tabIndex >= 0) return "focusable";
     // cursor:pointer marks custom widgets, but children inherit it: only the outermost pointer element
     // counts, and never inside an element that is already listed.
-    if (pointerStyle && !ctx.parentPointer && tag !== "BODY" && tag !== "HTML") {
-      return "pointer";
-    }
+    if (pointerStyle && !ctx.parentPointer) return "pointer";
+    // Under a listener that may delegate (a feed that dispatches on the clicked icon's class).
+    if (ctx.delegating && !ctx.inInteractive && iconLike(el, ctx.delegating === DOCUMENT)) return "icon";
     return null;
+  }
+
+  // A menu item's open submenu (a listbox, a dialog) is listed line by line: it is not the item's name.
+  const POPUPS = "[role=menu],[role=menubar],[role=listbox],[role=tree],[role=grid],[role=dialog]";
+  function textBesidePopups(el) {
+    let out = "";
+    for (const child of el.childNodes) {
+      if (child.nodeType === 3) out += child.nodeValue;
+      else if (child.nodeType !== 1 || child.matches(POPUPS) || SKIP_TAGS.has(child.tagName)) continue;
+      else if (child.checkVisibility && !child.checkVisibility({ visibilityProperty: true })) continue;
+      else out += " " + (child.querySelector(POPUPS) ? textBesidePopups(child) : child.innerText ?? child.textContent) + " ";
+    }
+    return out;
   }
 
   function elementText(el, tag) {
@@ -265,7 +294,8 @@
       return t === "submit" || t === "button" || t === "reset" ? el.value || "" : "";
     }
     if (tag === "SELECT" || tag === "TEXTAREA") return "";
-    let text = el.innerText !== undefined ? el.innerText : el.textContent;
+    let text = el.querySelector && el.querySelector(POPUPS) ? textBesidePopups(el) : el.innerText;
+    if (text === undefined) text = el.textContent;
     if (!collapse(text)) {
       const img = el.querySelector && el.querySelector("img[alt], [aria-label], svg title");
       if (img) text = img.getAttribute("alt") || img.getAttribute("aria-label") || img.textContent;
@@ -283,6 +313,11 @@
     const fullText = elementText(el, tag);
     let label = labelOf(el);
     if (!label && needsLayoutLabel(el, tag, kind, fullText)) label = layoutLabel(el);
+    // An icon-only control (no words, no aria-label, title or alt) is named by its icon's class words.
+    const field = tag === "SELECT" || tag === "TEXTAREA" || (tag === "INPUT" && !BUTTON_TYPES.has(type));
+    if (!label && !field && noWords(fullText) && !el.getAttribute("title") && !el.getAttribute("alt")) {
+      label = iconName(el);
+    }
     const node = {
       type: "element",
       id: null,
@@ -326,10 +361,12 @@
       } else if (type !== "submit" && type !== "button" && type !== "reset" && type !== "image") {
         node.value = type === "password" ? (el.value ? "********" : "") : clip(el.value);
         node.keys = keysOf(el);
+        if (type !== "password" && collapse(el.value).length > MAX_TEXT) node.truncated = true;
       }
     } else if (tag === "TEXTAREA") {
       node.value = clip(el.value);
       node.keys = keysOf(el);
+      if (collapse(el.value).length > MAX_TEXT) node.truncated = true;
     } else if (tag === "SELECT") {
       const options = Array.from(el.options);
       node.options = options.slice(0, MAX_OPTIONS).map((o) => ({
@@ -342,6 +379,7 @@
       node.value = el.multiple
         ? options.filter((o) => o.selected).map((o) => o.value).join(",")
         : el.value;
+      if (el.multiple) node.multiple = true;
     } else if (node.editable || NAMED_ROLES.has(role || "")) {
       node.keys = keysOf(el);
     }
@@ -362,11 +400,41 @@
     if (ariaSelected !== null) node.selected = ariaSelected === "true";
     const ariaExpanded = attrs["aria-expanded"] ?? null;
     if (ariaExpanded !== null) node.expanded = ariaExpanded === "true";
+    const haspopup = collapse(attrs["aria-haspopup"]).toLowerCase();
+    if (haspopup && haspopup !== "false") node.haspopup = haspopup === "true" ? "menu" : haspopup;
+    describeRange(el, node, type, role);
     // The description (aria-describedby) is where forms put "Email is invalid." next to an input.
     const describedBy = attrs["aria-describedby"];
     if (describedBy) node.description = clip(textOfIds(el, describedBy));
     top.records.push({ el, node });
     return node;
+  }
+
+  // Sliders, spinners and date fields: their range, step and the format their value takes.
+  function describeRange(el, node, type, role) {
+    const aria = role === "slider" || role === "spinbutton";
+    const format = type ? DATE_FORMATS[type] : undefined;
+    if (!aria && type !== "range" && type !== "number" && !format) return;
+    const attr = (name) => {
+      const v = collapse(el.getAttribute(name));
+      return v ? v.slice(0, 40) : null;
+    };
+    const native = node.tag === "input";
+    node.value_min = native ? attr("min") ?? attr("aria-valuemin") : attr("aria-valuemin") ?? attr("min");
+    node.value_max = native ? attr("max") ?? attr("aria-valuemax") : attr("aria-valuemax") ?? attr("max");
+    if (type === "range") { // what the browser assumes when the page says nothing
+      node.value_min = node.value_min ?? "0";
+      node.value_max = node.value_max ?? "100";
+    }
+    const step = native ? attr("step") : null;
+    if (step && step !== "any") node.value_step = step;
+    if (!native) node.value = attr("aria-valuenow");
+    const valuetext = aria ? attr("aria-valuetext") : null;
+    if (valuetext && valuetext !== node.value) node.valuetext = valuetext;
+    if (format) {
+      const seconds = step !== null && Number(step) > 0 && Number(step) < 60;
+      node.value_format = seconds && (type === "time" || type === "datetime-local") ? format + ":SS" : format;
+    }
   }
 
   // ---- the walk: document order, text gathered into lines per block ------------------------------------
@@ -427,11 +495,13 @@
     const pointerStyle = !ctx.inInteractive && style.cursor === "pointer";
     let kind = interactiveKind(el, tag, pointerStyle, ctx);
     // Style sheets give labels a pointer cursor; a label is listed only to stand in for a hidden control.
-    if (tag === "LABEL" && kind === "pointer" && el.control) kind = null;
+    if (tag === "LABEL" && SOFT_KINDS.has(kind) && el.control) kind = null;
+    const soft = SOFT_KINDS.has(kind);
     let listedNode = null;
+    let blocked = false; // covered by something else: its words go with it
     if (kind || tag === "LABEL") {
       const rect = el.getBoundingClientRect();
-      let listed = !!kind && boxVisible(el, style, rect, win) && !covered(el, rect, win);
+      let listed = !!kind && boxVisible(el, style, rect, win) && !(blocked = covered(el, rect, win));
       let proxyFor = null;
       if (listed && (transparent || ctx.transparent) && el.labels && el.labels.length) {
         listed = false; // an invisible input styled through its label: the label stands in for it
@@ -455,7 +525,22 @@
     let childSink = sink;
     // Only outside listed elements can an inherited pointer cursor matter (see interactiveKind).
     const pointer = pointerStyle && !listedNode;
-    if (listedNode) {
+    const delegating =
+      kind === "onclick" || kind === "listener" || ctx.clicks.containers.has(el) ? ELEMENT : ctx.delegating;
+    if (listedNode && soft) {
+      // Found by behaviour: maybe one control, maybe a container that delegates (a feed, a toolbar). Its
+      // inside is walked as if it were not listed, and settleSoft decides once it is known.
+      listedNode.soft = true;
+      childSink = makeSink(listedNode.children);
+      childSink.listed = sink.listed;
+      childCtx = Object.assign({}, ctx, {
+        clipped,
+        delegating,
+        parentPointer: pointerStyle || ctx.parentPointer,
+        textVisible,
+        transparent: ctx.transparent || transparent,
+      });
+    } else if (listedNode) {
       // Short texts live on the element's line; long ones (a clickable card, a wrapper with onclick) are
       // walked as context lines too, so nothing the page says is lost to clipping.
       childSink = makeSink(listedNode.children);
@@ -472,7 +557,9 @@
       const labelsListedControl = tag === "LABEL" && el.control && isListable(el.control);
       childCtx = Object.assign({}, ctx, {
         // An interactable we did not list (hidden, covered) takes its words with it.
-        clipped: clipped || (!!kind && !listedNode),
+        // (Behaviour-found ones that are merely zero-sized, like a wrapper of floats, keep theirs.)
+        clipped: clipped || (!!kind && !listedNode && (!soft || blocked)),
+        delegating,
         parentPointer: pointer,
         textVisible: textVisible && !(kind && !listedNode),
         transparent: ctx.transparent || transparent,
@@ -489,6 +576,7 @@
       walkChildren(el, childCtx, childSink);
     }
     if (childSink !== sink) flush(childSink);
+    if (listedNode && listedNode.soft) settleSoft(listedNode, sink.out);
     if (isBlock || listedNode) flush(sink);
   }
 
@@ -567,7 +655,8 @@
       if (m) top.maxSeen = Math.max(top.maxSeen, +m[1]);
     }
     docToken(doc);
-    if (doc.body) walkNode(doc.body, ctx, sink);
+    const clicks = clickInfo(doc);
+    if (doc.body) walkNode(doc.body, Object.assign({}, ctx, { clicks, delegating: clicks.doc ? DOCUMENT : 0 }), sink);
   }
 
   // ---- run ------------------------------------------------------------------------------------------
@@ -594,6 +683,7 @@
   // node carries its original's attribute); new ids continue the window's counter, so an id is never
   // handed to a second element while the document lives.
   let seq = Math.max(window.__lookoutSeq || 0, opts.startSeq || 0, top.maxSeen);
+  top.records = top.records.filter((record) => !record.node.dropped);
   for (const { el, node } of top.records) {
     const current = el.getAttribute(ID_ATTR);
     if (current && ID_RE.test(current) && !top.used.has(current)) {
@@ -607,8 +697,11 @@
   window.__lookoutSeq = seq;
   // Leave defaults out of the JSON (scraper.py reads absent fields as their defaults): big pages halve in size.
   // (checked / selected / expanded keep their false: false is not "not applicable".)
-  const FLAGS = new Set(["disabled", "readonly", "required", "editable", "in_shadow", "long_text"]);
+  const FLAGS = new Set([
+    "disabled", "readonly", "required", "editable", "in_shadow", "long_text", "multiple", "truncated",
+  ]);
   for (const { node } of top.records) {
+    delete node.soft;
     for (const key of Object.keys(node)) {
       const v = node[key];
       if (v === null || v === "" || (v === false && FLAGS.has(key)) || (Array.isArray(v) && v.length === 0)) {

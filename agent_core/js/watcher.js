@@ -3,7 +3,8 @@
 // settle call on documents that started without it. Installs `window.__lookoutWatch` once per document:
 //  - DOM mutations (a MutationObserver; our own data-lookout-* attributes ignored),
 //  - timers (setTimeout <= 1 s), animation frames and fetch/XHR still pending,
-//  - which elements listen for key events (read by the scraper: `keysOf`).
+//  - which elements listen for key events (read by the scraper: `keysOf`) and for clicks (`clickTargets`,
+//    `clickRefs`, `docClicks`: the scraper lists what has a click listener, and finds jQuery's delegated ones).
 // Every callback is run with its *root*: the time the chain of timers / frames / intervals it belongs to was
 // started from outside any callback. A clock ticking since page load has an old root and never counts as
 // activity caused by an action; a debounce timer set by a keydown handler has a root after the action.
@@ -22,6 +23,11 @@
   const TIMER_CAP = 1000; // longer timers (a toast's auto-hide, a poll) are not waited for
   const ANIMATION_CAP = 2000;
   const KEY_TYPES = new Set(["keydown", "keyup", "keypress"]);
+  // What a person's click or tap sets off (a slider's handle answers mousedown, a card pointerdown).
+  const CLICK_TYPES = new Set([
+    "click", "dblclick", "contextmenu", "mousedown", "mouseup", "pointerdown", "pointerup", "touchstart", "touchend",
+  ]);
+  const CLICK_REFS = 5000; // listener targets remembered for the scraper's jQuery lookup
   const ACTIVITY_LOG = 256;
 
   const W = {
@@ -34,7 +40,11 @@
     activity: [], // [time, root] of DOM mutations and finished requests, newest last
     keyTargets: new WeakSet(),
     docKeys: false, // a key listener on window / document / html / body
+    clickTargets: new WeakSet(), // elements with a click-like listener of their own
+    clickRefs: [], // WeakRefs to every click listener target (documents too), oldest first
+    docClicks: false, // a click-like listener on window / document / html / body: it may delegate anywhere
   };
+  const clickSeen = new WeakSet();
   window.__lookoutWatch = W;
 
   function record(extra) {
@@ -167,6 +177,28 @@
     }
     if (W.docKeys || window.onkeydown || document.onkeydown || window.onkeyup || document.onkeyup) return "delegated";
     return W.fromStart ? "none" : "unknown";
+  };
+
+  // ---- click listeners ------------------------------------------------------------------------------------
+  // What listens for a person's clicks, taps and drags (read by the scraper, which lists those elements).
+  const keyedAdd = EventTarget.prototype.addEventListener;
+  function noteClicks(target) {
+    if (!target || typeof target !== "object" || clickSeen.has(target)) return;
+    clickSeen.add(target);
+    if (target === window || target === document || target === document.documentElement || target === document.body) {
+      W.docClicks = true;
+    } else if (target.nodeType === 1) {
+      W.clickTargets.add(target);
+    }
+    if (typeof WeakRef === "function") {
+      if (W.clickRefs.length >= CLICK_REFS) W.clickRefs = W.clickRefs.filter((ref) => ref.deref());
+      if (W.clickRefs.length < CLICK_REFS) W.clickRefs.push(new WeakRef(target));
+    }
+  }
+  EventTarget.prototype.addEventListener = function (type, listener, options) {
+    const target = this == null ? window : this; // a bare addEventListener(...) in a page script
+    if (CLICK_TYPES.has(type)) noteClicks(target);
+    return keyedAdd.call(target, type, listener, options);
   };
 
   // ---- settling -------------------------------------------------------------------------------------------

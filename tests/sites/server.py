@@ -30,6 +30,11 @@ Special GET routes: /slow?seconds=N answers after N s; /echo returns the request
 whether the client hung up first. HTML files are templates: `{{name}}` becomes the
 HTML-escaped query parameter or handler value of that name ("" when absent); `{{error_html}}` is raw HTML
 that handlers fill with an error block.
+What a person can operate without markup saying so (the listing's tests): feed/ (icon buttons under one
+delegating listener, a jQuery delegated "Follow"; posts to /feed/act), spans/ (a plugin slider, an ARIA slider
+and a spinner built from spans; posts to /spans/save), menus/ (a menubar with submenus; /menus/choose),
+formats/ (date and time inputs, a multiple select, a long textarea; a form to /formats/submit); vendor/ holds
+jQuery 3.6.1 (MIT) for them.
 """
 
 from __future__ import annotations
