@@ -15,7 +15,7 @@ MAX_ITEMS = 4  # elements, texts or state changes named per kind (the rest are c
 MAX_TEXT = 100  # characters per text line that appeared
 _NAME = 40  # characters of an element's name in a description
 SUMMARY_LIMIT = 300  # characters of the one-line summary (what the prompt history shows of it)
-_VALUE_ACTIONS = frozenset({"input_text", "select_option"})
+_VALUE_ACTIONS = frozenset({"input_text", "select_option", "set_slider"})
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ChangeReport:
     text: tuple[str, ...] = ()  # text that appeared (alerts, validation errors, toasts, new content)
     text_total: int = 0
     focus: str | None = None  # the element focus moved to, when not the target
-    value: str | None = None  # the target's value now (input_text, select_option)
+    value: str | None = None  # the target's value now (input_text, select_option, set_slider)
     value_changed: bool = False
     busy: bool = False  # the page was still changing when settling gave up
 

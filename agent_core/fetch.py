@@ -23,6 +23,8 @@ How the policy holds:
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -36,10 +38,8 @@ from agent_core.egress import (
     EgressPolicy,
     Resolver,
     check_url,
-    check_url_sync,
     parse_url,
     vet_host,
-    vet_host_sync,
 )
 from agent_core.errors import EgressDenied, FetchError, ResponseTooLarge
 
@@ -123,47 +123,6 @@ class _GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class _GuardedSyncBackend(httpcore.NetworkBackend):
-    """Blocking twin of _GuardedAsyncBackend."""
-
-    def __init__(self, policy: EgressPolicy, resolver: Resolver | None) -> None:
-        self._policy = policy
-        self._resolver = resolver
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        addresses = vet_host_sync(host, self._policy, resolver=self._resolver)
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                return self._inner.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        raise EgressDenied("unix sockets are not allowed", kind="scheme")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
 def _async_transport(
     policy: EgressPolicy, resolver: Resolver | None, proxy: str | None, verify: bool
 ) -> httpx.AsyncHTTPTransport:
@@ -174,18 +133,6 @@ def _async_transport(
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
             network_backend=_GuardedAsyncBackend(policy, resolver),
-        )
-    return transport
-
-
-def _sync_transport(
-    policy: EgressPolicy, resolver: Resolver | None, proxy: str | None, verify: bool
-) -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport(verify=verify, proxy=proxy, trust_env=False)
-    if proxy is None:
-        transport._pool = httpcore.ConnectionPool(  # see _async_transport
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            network_backend=_GuardedSyncBackend(policy, resolver),
         )
     return transport
 
@@ -391,64 +338,12 @@ async def fetch(
             return _result(hop, response, sink, redirects)
 
 
-def fetch_sync(
-    url: str,
-    policy: EgressPolicy,
-    *,
-    method: str = "GET",
-    headers: Mapping[str, str] | None = None,
-    content: bytes | None = None,
-    dest: Destination = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    truncate: bool = False,
-    follow_redirects: bool = True,
-    max_redirects: int = DEFAULT_MAX_REDIRECTS,
-    timeout: float = 30.0,
-    deadline: float | None = 120.0,
-    proxy: str | None = None,
-    verify: bool = True,
-    resolver: Resolver | None = None,
-) -> FetchResult:
-    """Blocking twin of `fetch`, same arguments and errors (for Django webhooks and other sync callers)."""
-    hop = _first_hop(url, method, headers, content)
-    redirects: list[str] = []
-    ends = time.monotonic() + deadline if deadline is not None else None
-    transport = _sync_transport(policy, resolver, proxy, verify)
-    with httpx.Client(transport=transport, timeout=timeout, trust_env=False) as client:
-        while True:
-            _past(ends, hop.url)
-            _check_scheme(hop.url, policy)
-            if proxy is not None:
-                check_url_sync(hop.url, policy, resolver=resolver)
-            sink: _Sink | None = None
-            try:
-                with client.stream(hop.method, hop.url, headers=hop.headers, content=hop.content) as response:
-                    if follow_redirects and response.status_code in REDIRECT_STATUSES:
-                        if len(redirects) >= max_redirects:
-                            raise _too_many(url, max_redirects)
-                        redirects.append(hop.url)
-                        hop = _next_hop(hop, response, url)
-                        continue
-                    sink = _Sink(
-                        url=hop.url,
-                        headers=response.headers,
-                        dest=dest,
-                        max_bytes=max_bytes,
-                        truncate=truncate,
-                    )
-                    for chunk in response.iter_bytes():
-                        _past(ends, hop.url)
-                        if not sink.write(chunk):
-                            break
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                if sink is not None:
-                    sink.close(failed=True)
-                raise _failed(hop.url, exc) from exc
-            except BaseException as exc:
-                if sink is not None:
-                    sink.close(failed=True)
-                if isinstance(exc, EgressDenied) and not exc.url:
-                    exc.url = hop.url  # refused when connecting, where only the host is known
-                raise
-            sink.close(failed=False)
-            return _result(hop, response, sink, redirects)
+def fetch_sync(url: str, policy: EgressPolicy, **options: Any) -> FetchResult:
+    """Blocking `fetch`, same arguments and errors (for Django webhooks and other sync callers): runs it on
+    an event loop of its own, in a thread of its own when the calling thread already runs one."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(fetch(url, policy, **options))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(fetch(url, policy, **options))).result()

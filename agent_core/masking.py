@@ -131,3 +131,14 @@ class Masker:
                 total += n + n_key
             return result, total
         return value, 0
+
+
+def is_text(data: bytes) -> bool:
+    """Whether a file's bytes are text worth masking: UTF-8, no NUL in the first 8 KiB."""
+    if b"\x00" in data[:8192]:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

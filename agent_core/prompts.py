@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from agent_core.actions.vocabulary import READ_TEXT_LIMIT
 from agent_core.types import TaskSpec
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 PAGE_TEXT_LIMIT = 30_000  # characters of visible page text sent for extraction
-_HISTORY_KEYS = ("step", "action_type", "element_id", "reasoning", "success", "error", "changes")
+_HISTORY_KEYS = ("step", "action_type", "element_id", "reasoning", "success", "error", "changes", "read")
 _TEXT_LIMIT = 300  # per field of a history line
 
 _env = jinja2.Environment(
@@ -63,10 +64,13 @@ def render_step_prompt(
     `history` is the window of earlier actions to show, oldest first (the caller trims it to
     `AgentConfig.history_window`); each item has step, action_type, element_id, reasoning, success, error,
     may have `changes` (the one-line summary of what the action changed on the page) and may carry the
-    action's parameters (text, url, ...), which are shown too. `warnings`: what the model must read now
-    (an action it keeps repeating).
+    action's parameters (text, url, ...), which are shown too. A `read_text` item carries `read`
+    ({"text", "offset", "total"}): shown whole in the lines of the latest step, which are the model's
+    answer to it, and only counted in older ones. `warnings`: what the model must read now (an action it
+    keeps repeating).
     """
-    system = render_template("step_system.j2")
+    system = render_template("step_system.j2", read_text_limit=READ_TEXT_LIMIT)
+    latest = history[-1].get("step") if history else None
     user = render_template(
         "step_user.j2",
         navigation_goal=spec.navigation_goal.strip()
@@ -79,7 +83,7 @@ def render_step_prompt(
         start_url=spec.url,
         current_url=current_url,
         now=_iso_utc(now),
-        history_lines=[_history_line(item) for item in history],
+        history_lines=[_history_line(item, latest=item.get("step") == latest) for item in history],
         notes=list(notes),
         element_listing=element_listing.rstrip(),
         warnings=list(warnings),
@@ -163,8 +167,9 @@ def _iso_utc(now: datetime | None) -> str:
     return now.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _history_line(item: Mapping[str, Any]) -> str:
-    """One compact line, e.g. `- step 2: click [e12] -> ok; 1 new: [e31] option "Egypt" (open the list)`."""
+def _history_line(item: Mapping[str, Any], *, latest: bool = True) -> str:
+    """One compact line, e.g. `- step 2: click [e12] -> ok; 1 new: [e31] option "Egypt" (open the list)`;
+    the text a read_text returned follows its line when the step is the `latest`."""
     head = f"- step {item.get('step', '?')}: {item.get('action_type') or '?'}"
     if item.get("element_id"):
         head += f" [{item['element_id']}]"
@@ -180,7 +185,9 @@ def _history_line(item: Mapping[str, Any]) -> str:
         outcome = "not run"
     elif success:
         outcome = "ok"
-        if item.get("changes"):
+        if isinstance(item.get("read"), Mapping):
+            outcome += f"; {_read_text(item['read'], whole=latest)}"
+        elif item.get("changes"):
             outcome += f"; {_short(str(item['changes']))}"
     else:
         outcome = f"FAILED: {_short(str(item.get('error') or 'no reason given'))}"
@@ -189,6 +196,20 @@ def _history_line(item: Mapping[str, Any]) -> str:
     if reasoning:
         line += f" ({_short(reasoning)})"
     return line
+
+
+def _read_text(read: Mapping[str, Any], *, whole: bool) -> str:
+    """What a read_text found: the text itself (JSON-quoted, so it stays on its line) when `whole`."""
+    text, offset, total = str(read.get("text") or ""), int(read.get("offset") or 0), int(read.get("total") or 0)
+    if not whole:
+        return f"it held {total} characters (no longer shown: read it again if you need it)"
+    if offset == 0 and len(text) >= total:
+        return f"its whole text ({total} characters): {json.dumps(text, ensure_ascii=False)}"
+    end = offset + len(text)
+    more = f"; read_text with offset {end} reads on" if end < total else ""
+    return (
+        f"characters {offset} to {end} of its {total}{more}: {json.dumps(text, ensure_ascii=False)}"
+    )
 
 
 def _short(text: str) -> str:

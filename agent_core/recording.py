@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent_core.masking import MASK, MIN_SECRET_LENGTH, Masker, secret_strings
+from agent_core.masking import MASK, MIN_SECRET_LENGTH, Masker, is_text, secret_strings
 
 __all__ = [
     "MASK",
@@ -61,16 +61,6 @@ class _Verbatim:
         raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
-def _is_text(data: bytes) -> bool:
-    if b"\x00" in data[:8192]:
-        return False
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _mask_har_content(content: dict[str, Any], masker: Masker) -> int:
     """Base64 bodies are decoded, masked and encoded again when they are text; others stay untouched."""
     if content.get("encoding") != "base64" or not isinstance(content.get("text"), str):
@@ -79,7 +69,7 @@ def _mask_har_content(content: dict[str, Any], masker: Masker) -> int:
         raw = base64.b64decode(content["text"], validate=False)
     except ValueError:
         return 0
-    if not (_TEXT_MIME.match(str(content.get("mimeType") or "")) or _is_text(raw)):
+    if not (_TEXT_MIME.match(str(content.get("mimeType") or "")) or is_text(raw)):
         return 0
     masked, n = masker.bytes(raw)
     if n:
@@ -133,7 +123,7 @@ def _mask_trace_entry(name: str, data: bytes, masker: Masker) -> tuple[bytes, in
         return _mask_json_lines(data, masker)
     if lower.endswith(_BINARY_SUFFIXES):
         return data, 0
-    if lower.endswith(_TEXT_SUFFIXES) or _is_text(data):
+    if lower.endswith(_TEXT_SUFFIXES) or is_text(data):
         if lower.endswith(".json") or lower.endswith(".har"):
             try:
                 value, n = masker.json_value(json.loads(data))

@@ -34,6 +34,7 @@ from agent_core.types import (
     RunHooks,
     RunOutcome,
     RunStatus,
+    ScriptOut,
     TaskSpec,
 )
 
@@ -57,6 +58,18 @@ def validate_spec(spec: TaskSpec) -> None:
         raise InvalidTaskError("a task needs a navigation goal or a data extraction goal")
     if spec.max_steps < 1:
         raise InvalidTaskError("max_steps must be at least 1")
+    if spec.run_with not in ("agent", "script"):
+        raise InvalidTaskError(f"run_with must be \"agent\" or \"script\", not {spec.run_with!r}")
+    if spec.run_with == "script":
+        if spec.engine != Engine.DOM:
+            raise InvalidTaskError("only the dom engine replays scripts (run_with \"script\")")
+        if spec.script is None:
+            raise InvalidTaskError("run_with \"script\" needs the script to replay")
+        from agent_core.replay.script import Script, fill_references
+
+        script = Script.from_dict(spec.script)  # ScriptError is an InvalidTaskError
+        for step in script.steps:  # every payload key it types is in this payload
+            fill_references(step.params, spec.navigation_payload)
 
 
 async def run_agent(
@@ -78,7 +91,11 @@ async def run_agent(
         return RunOutcome(status=RunStatus.FAILED, failure_reason=str(exc))
     except ValueError as exc:  # a credential's TOTP secret that is not one
         return RunOutcome(status=RunStatus.FAILED, failure_reason=f"a credential cannot be used: {exc}")
-    outcome = await _run(spec, secrets, browser, llm, llm_config, MaskingHooks(hooks, secrets), control, config, browser_config)
+    try:
+        outcome = await _run(spec, secrets, browser, llm, llm_config, MaskingHooks(hooks, secrets), control, config, browser_config)
+    except Exception as exc:  # noqa: BLE001 - a bug or a broken browser: the run ends with a reason, masked below
+        logger.exception("the run crashed")  # the log filter masks while `secrets` is alive
+        outcome = RunOutcome(status=RunStatus.FAILED, failure_reason=f"internal error: {type(exc).__name__}: {exc}")
     return _masked_outcome(outcome, secrets)
 
 
@@ -129,7 +146,21 @@ async def _run(
             await session.goto(spec.url)
         except (StepFailedError, EgressDenied) as exc:  # EgressDenied: a redirect on the way was refused
             return RunOutcome(status=RunStatus.FAILED, failure_reason=f"could not open {spec.url}: {exc}")
-        if spec.engine == Engine.CUA:
+        if spec.run_with == "script":
+            from agent_core.replay.engine import ReplayEngine
+            from agent_core.replay.script import Script
+
+            engine = ReplayEngine(
+                script=Script.from_dict(spec.script),
+                spec=public,
+                session=session,
+                llm=llm,
+                llm_config=llm_config,
+                hooks=hooks,
+                control=control,
+                config=config,
+            )
+        elif spec.engine == Engine.CUA:
             from agent_core.engines.cua import CuaEngine
 
             engine = CuaEngine(
@@ -137,11 +168,15 @@ async def _run(
             )
         else:
             from agent_core.engines.dom import DomEngine
+            from agent_core.replay.recorder import ScriptRecorder
 
             engine = DomEngine(
                 spec=public, session=session, llm=llm, llm_config=llm_config, hooks=hooks, control=control, config=config
             )
+            engine.recorder = ScriptRecorder(public)
         outcome = await engine.run()
+        if outcome.status == RunStatus.COMPLETED and spec.run_with != "script":
+            await _hand_script(engine, session, outcome, hooks)
         if outcome.status == RunStatus.COMPLETED and browser_config is not None and browser_config.save_storage_state:
             await _save_storage_state(session, hooks, secrets)
         return outcome
@@ -157,6 +192,26 @@ async def _run(
             # Every payload string is masked out of the recordings, secret or not (see README: Recordings).
             masker = secrets.masker(*secret_strings(spec.navigation_payload))
             await _despite_cancellation(_close_session(session, hooks, masker=masker))
+
+
+async def _hand_script(engine: engines.Engine[Any], session: BrowserSession, outcome: RunOutcome, hooks: RunHooks) -> None:
+    """Give the host the Script a completed dom run recorded (agent_core.replay). A failure is logged; the
+    run keeps its outcome."""
+    recorder = getattr(engine, "recorder", None)
+    if recorder is None or not recorder.steps:
+        return
+    from agent_core.replay.recorder import recorded_cost
+    from agent_core.replay.script import Script
+
+    try:
+        document = await recorder.document(
+            session.page, extracted=outcome.extracted_information, recorded=recorded_cost(outcome, engine.spec)
+        )
+        Script.from_dict(document)  # what a replay will read
+    except Exception:  # noqa: BLE001 - the run did its work; only its script is lost
+        logger.exception("could not record the run's script")
+        return
+    await hooks.script(ScriptOut(document=document, reason="recorded"))
 
 
 async def _save_storage_state(session: BrowserSession, hooks: RunHooks, secrets: Secrets) -> None:

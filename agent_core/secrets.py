@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 
-from agent_core.masking import MIN_SECRET_LENGTH, Masker
+from agent_core.masking import MIN_SECRET_LENGTH, Masker, is_text
 from agent_core.types import (
     ActionFinished,
     ActionStarted,
@@ -39,6 +39,7 @@ from agent_core.types import (
     LLMDelta,
     LLMResponse,
     RunHooks,
+    ScriptOut,
     StepFinished,
     StepStarted,
     TaskSpec,
@@ -402,7 +403,9 @@ def _mask_result(secrets: Secrets, event: ActionFinished) -> ActionFinished:
         error=secrets.mask_text(event.result.error) if event.result.error else event.result.error,
         data=secrets.mask_json(event.result.data),
     )
-    return dataclasses.replace(event, action=secrets.mask_json(event.action), result=result)
+    return dataclasses.replace(
+        event, action=secrets.mask_json(event.action), result=result, why=secrets.mask_text(event.why)
+    )
 
 
 class MaskingHooks(RunHooks):
@@ -414,7 +417,9 @@ class MaskingHooks(RunHooks):
         self.inner, self.secrets = inner, secrets
 
     async def step_started(self, event: StepStarted) -> None:
-        await self.inner.step_started(dataclasses.replace(event, url=self.secrets.mask_text(event.url)))
+        await self.inner.step_started(
+            dataclasses.replace(event, url=self.secrets.mask_text(event.url), why=self.secrets.mask_text(event.why))
+        )
 
     async def step_finished(self, event: StepFinished) -> None:
         error = self.secrets.mask_text(event.error) if event.error else event.error
@@ -424,7 +429,7 @@ class MaskingHooks(RunHooks):
         if event.kind not in _UNMASKED_KINDS and self.secrets.masker() is not None:
             if "json" in event.content_type:
                 event = dataclasses.replace(event, data=self.secrets.mask_json_bytes(event.data))
-            elif event.kind != ArtifactKind.DOWNLOAD or _is_text(event.data):
+            elif event.kind != ArtifactKind.DOWNLOAD or is_text(event.data):
                 event = dataclasses.replace(event, data=self.secrets.mask_bytes(event.data))
         await self.inner.artifact(event)
 
@@ -437,7 +442,9 @@ class MaskingHooks(RunHooks):
         )
 
     async def action_started(self, event: ActionStarted) -> None:
-        await self.inner.action_started(dataclasses.replace(event, action=self.secrets.mask_json(event.action)))
+        await self.inner.action_started(
+            dataclasses.replace(event, action=self.secrets.mask_json(event.action), why=self.secrets.mask_text(event.why))
+        )
 
     async def action_finished(self, event: ActionFinished) -> None:
         await self.inner.action_finished(_mask_result(self.secrets, event))
@@ -451,20 +458,13 @@ class MaskingHooks(RunHooks):
     async def storage_state(self, state: dict[str, Any]) -> None:
         await self.inner.storage_state(state)
 
+    async def script(self, event: ScriptOut) -> None:
+        await self.inner.script(dataclasses.replace(event, document=self.secrets.mask_json(event.document)))
+
     async def egress_blocked(self, event: EgressBlocked) -> None:
         await self.inner.egress_blocked(
             dataclasses.replace(event, url=self.secrets.mask_text(event.url), reason=self.secrets.mask_text(event.reason))
         )
-
-
-def _is_text(data: bytes) -> bool:
-    if b"\x00" in data[:8192]:
-        return False
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 class MaskingLogFilter(logging.Filter):

@@ -76,6 +76,11 @@ class TaskSpec:
     title: str = ""
     credentials: tuple[CredentialSpec, ...] = ()
     secret_payload_keys: tuple[str, ...] = ()
+    # "agent": the engine asks its model each step (a successful dom run hands its Script to RunHooks.script).
+    # "script": replay `script` (a Script document, agent_core.replay.script) with this spec's payload; the
+    # model is asked only for a step that no longer fits (dom engine only).
+    run_with: str = "agent"
+    script: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -189,10 +194,18 @@ class ActionResult:
 # ---- events handed to RunHooks -------------------------------------------------------------
 
 
+# How a step or action of a replay (TaskSpec.run_with == "script") came about: "replayed" from the script
+# without the model, or "model" (the model was asked, `why` says why). "" outside replays.
+REPLAYED = "replayed"
+ASKED_MODEL = "model"
+
+
 @dataclass(frozen=True)
 class StepStarted:
     step: StepRef
     url: str
+    mode: str = ""
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -233,6 +246,8 @@ class ActionStarted:
     step: StepRef
     index: int
     action: dict[str, Any]  # action_type, element_id, reasoning and the type's own parameters
+    mode: str = ""  # see REPLAYED / ASKED_MODEL
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -241,6 +256,8 @@ class ActionFinished:
     index: int
     action: dict[str, Any]
     result: ActionResult
+    mode: str = ""
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -270,6 +287,19 @@ class RunOutcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage = Usage()
     steps: int = 0
+    # Replays only: {"steps_replayed", "steps_healed", "model_calls", "model_calls_recorded", "tokens_saved"}.
+    replay: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ScriptOut:
+    """A Script document (agent_core.replay.script, JSON-ready, secrets only as placeholders) to store as a
+    new version: `reason` "recorded" (a successful dom run) or "repaired" (a replay that asked the model for
+    the steps numbered in `healed_steps`, 1-based step numbers of the new document)."""
+
+    document: dict[str, Any]
+    healed_steps: list[int] = field(default_factory=list)
+    reason: str = "recorded"
 
 
 class RunHooks:
@@ -301,6 +331,10 @@ class RunHooks:
 
     async def browser_ready(self, session: Any) -> None:
         """The run's BrowserSession is open (hosts use it to start/stop the live-view screencast)."""
+
+    async def script(self, event: ScriptOut) -> None:
+        """A run's replayable script: at the end of a successful dom run ("recorded") and of a replay that
+        repaired steps ("repaired"). Store it as the next version of the lineage's script."""
 
     async def storage_state(self, state: dict[str, Any]) -> None:
         """The context's cookies and local storage at the end of a completed run whose BrowserConfig has

@@ -1,7 +1,7 @@
 """Step overhead of the dom engine outside the model call, against the floor of the same page; and whether
 settling after an action waits for a debounced widget.
 
-Runs a 20-step task with an instant fake model (real OpenAI SDK against the local fake server) on a local
+Runs a 20-step task (recording its replay script, as every dom run does) with an instant fake model (real OpenAI SDK against the local fake server) on a local
 static page in headless Chromium, then prints the median time per step outside the model call, broken down
 (scrape, screenshot, execute, hooks), next to the floor: one bare screenshot plus one bare scrape of the
 same page in raw Playwright. Then types into an autocomplete that searches 300 ms after the last key
@@ -26,6 +26,7 @@ from agent_core.control import LocalControl  # noqa: E402
 from agent_core.egress import EgressPolicy  # noqa: E402
 from agent_core.engines.dom import DomEngine  # noqa: E402
 from agent_core.llm import OpenAIClient  # noqa: E402
+from agent_core.replay.recorder import ScriptRecorder  # noqa: E402
 from agent_core.types import ActionFinished, AgentConfig, BrowserConfig, LLMConfig, RunHooks, TaskSpec  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer, reply_json  # noqa: E402
 from tests.sites.server import TestSite  # noqa: E402
@@ -109,8 +110,10 @@ async def engine_run(manager, fake, url, steps, script=None, hooks=None):
     llm = OpenAIClient(cfg)
     session = await manager.new_session()
     await session.goto(url)
-    engine = DomEngine(spec=TaskSpec(url=url, navigation_goal="type", max_steps=steps), session=session, llm=llm,
-                       llm_config=cfg, hooks=hooks or RunHooks(), control=LocalControl(), config=AgentConfig(max_steps=steps))
+    spec = TaskSpec(url=url, navigation_goal="type", max_steps=steps)
+    engine = DomEngine(spec=spec, session=session, llm=llm, llm_config=cfg, hooks=hooks or RunHooks(),
+                       control=LocalControl(), config=AgentConfig(max_steps=steps))
+    engine.recorder = ScriptRecorder(spec)  # as run_agent does: every dom run records its script
     outcome = await engine.run()
     await session.close()
     await llm.close()

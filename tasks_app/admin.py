@@ -27,6 +27,7 @@ from tasks_app.models import (
     Credential,
     Membership,
     Organization,
+    Script,
     Step,
     Task,
     TaskEvent,
@@ -114,6 +115,8 @@ class OrgScopedAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = Task.objects.filter(organization__in=orgs)
             elif model is Step:
                 kwargs["queryset"] = Step.objects.filter(task__organization__in=orgs)
+            elif model is Script:
+                kwargs["queryset"] = Script.objects.filter(organization__in=orgs)
             elif model is User:
                 kwargs["queryset"] = User.objects.filter(memberships__organization__in=orgs).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -355,8 +358,8 @@ class StepInline(admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(OrgScopedAdmin):
-    list_display = ["__str__", "organization", "status", "engine", "created_by", "created_at", "finished_at"]
-    list_filter = ["organization", "status", "engine"]
+    list_display = ["__str__", "organization", "status", "engine", "run_with", "created_by", "created_at", "finished_at"]
+    list_filter = ["organization", "status", "engine", "run_with"]
     search_fields = ["title", "url", "navigation_goal"]
     date_hierarchy = "created_at"
     inlines = [StepInline]
@@ -366,6 +369,7 @@ class TaskAdmin(OrgScopedAdmin):
         "input_tokens", "output_tokens", "cost", "retry_of", "worker", "heartbeat_at", "created_at",
         "queued_at", "started_at", "finished_at", "pending_safety_checks", "pending_question",
         "control_holder_label", "last_event_seq", "credentials", "secret_payload_keys", "profile", "save_profile",
+        "run_with", "script", "replay",
     ]
     exclude = ["retry_step_requested", "requeue_count", "control_holder", "control_taken_at", "input_reply",
                "input_requested_at"]
@@ -442,6 +446,22 @@ class TaskEventAdmin(OrgScopedAdmin):
     read_only = True
     list_display = ["task", "seq", "type", "created_at"]
     list_filter = ["type"]
+
+
+@admin.register(Script)
+class ScriptAdmin(OrgScopedAdmin):
+    """Scripts are recorded and repaired by runs: listed and readable per organization (a script goes with
+    the task that recorded it)."""
+
+    read_only = True
+    list_display = ["__str__", "organization", "version", "reason", "step_count", "made_by_task", "created_at"]
+    list_filter = ["organization", "reason"]
+    search_fields = ["lineage__title", "lineage__url", "lineage__navigation_goal"]
+    fields = ["organization", "lineage", "version", "reason", "healed_steps", "made_by_task", "created_at", "document"]
+    readonly_fields = fields  # type: ignore[assignment]  # the stubs widen `fields` to nested sequences
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a completed dom run records one
 
 
 @admin.register(WebhookDelivery)

@@ -45,6 +45,9 @@ class StepStartedData(TypedDict):
     order: int
     retry_index: int
     url: str
+    # In a replay: "replayed" (a recorded action, no model) or "model" (the model was asked), and why it was.
+    mode: NotRequired[str]
+    why: NotRequired[str]
 
 
 class StepFinishedData(TypedDict):
@@ -80,6 +83,8 @@ class ActionStartedData(TypedDict):
     step_id: int
     index: int
     action: dict[str, Any]
+    mode: NotRequired[str]  # in a replay, as on step.started
+    why: NotRequired[str]
 
 
 class ActionFinishedData(TypedDict):
@@ -167,6 +172,30 @@ class InputAnsweredData(TypedDict):
     handled: bool  # they took control and handled it themselves
 
 
+class ScriptRecordedData(TypedDict):
+    """A new version of a script: version 1 recorded by a run of the model, or a later one repaired by a
+    replay (`healed_steps`: the steps the model had to redo, as the engine numbers them)."""
+
+    script_id: int
+    lineage_id: str  # the run that recorded version 1
+    version: int
+    reason: str  # "recorded" | "repaired"
+    steps: int
+    healed_steps: list[int]
+
+
+class ReplayFinishedData(TypedDict):
+    """What a replay saved, against the run that recorded its script."""
+
+    script_id: int | None
+    version: int | None
+    steps_replayed: int
+    steps_healed: int
+    model_calls: int
+    model_calls_recorded: int
+    tokens_saved: int
+
+
 EVENT_DATA: dict[str, type] = {
     "task.status": TaskStatusData,
     "step.started": StepStartedData,
@@ -186,6 +215,8 @@ EVENT_DATA: dict[str, type] = {
     "control.action": ControlActionData,
     "input.requested": InputRequestedData,
     "input.answered": InputAnsweredData,
+    "script.recorded": ScriptRecordedData,
+    "replay.finished": ReplayFinishedData,
 }
 """Every event type and the TypedDict its `data` follows (checked in tests against stored events)."""
 
@@ -207,6 +238,8 @@ EventData = (
     | ControlActionData
     | InputRequestedData
     | InputAnsweredData
+    | ScriptRecordedData
+    | ReplayFinishedData
 )
 
 

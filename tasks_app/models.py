@@ -1,5 +1,5 @@
 """Lookout's tables: organizations and their members, keys, credentials and saved logins; tasks, steps,
-actions, artifacts, events, webhooks."""
+actions, artifacts, events, webhooks; the scripts runs record and replay."""
 
 from __future__ import annotations
 
@@ -189,6 +189,10 @@ class Task(models.Model):
         DOM = "dom", "DOM (chat model + element ids)"
         CUA = "cua", "Computer use (OpenAI Responses)"
 
+    class RunWith(models.TextChoices):
+        AGENT = "agent", "The model"
+        SCRIPT = "script", "A recorded script"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tasks")
     created_by = models.ForeignKey(
@@ -207,6 +211,12 @@ class Task(models.Model):
     model = models.CharField(max_length=100, blank=True)
     max_steps = models.PositiveIntegerField(default=10)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # Replay: "script" runs the recorded `script` version (the model only repairs steps that broke).
+    run_with = models.CharField(max_length=10, choices=RunWith.choices, default=RunWith.AGENT)
+    script = models.ForeignKey(
+        "Script", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays",
+        help_text="The script version this run replays.",
+    )
     # secrets: credentials by name, payload keys whose values are kept encrypted in `secret_payload` (the
     # stored navigation_payload shows SECRET_SHOWN instead), and a saved login to start from / save to
     credentials = models.JSONField(default=list, blank=True)
@@ -223,6 +233,9 @@ class Task(models.Model):
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    # A replay's figures (agent_core's RunOutcome.replay): steps replayed and healed, model calls made and
+    # those of the recorded run, tokens saved. None for runs of the model.
+    replay = models.JSONField(null=True, blank=True)
     # control and bookkeeping
     pending_safety_checks = models.JSONField(default=list, blank=True)
     retry_step_requested = models.BooleanField(default=False)
@@ -255,6 +268,7 @@ class Task(models.Model):
             models.Index(fields=["organization", "-created_at"], name="task_org_created"),
             models.Index(fields=["organization", "status", "-created_at"], name="task_org_status_created"),
             models.Index(fields=["status", "heartbeat_at"], name="task_status_heartbeat"),
+            models.Index(fields=["organization", "run_with", "-created_at"], name="task_org_run_with_created"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(max_steps__gte=1), name="task_max_steps_positive"),
@@ -280,6 +294,10 @@ class Task(models.Model):
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    @property
+    def is_replay(self) -> bool:
+        return self.run_with == self.RunWith.SCRIPT
+
 
 class Step(models.Model):
     class Status(models.TextChoices):
@@ -291,7 +309,15 @@ class Step(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveIntegerField()
     retry_index = models.PositiveIntegerField(default=0)
+    class Mode(models.TextChoices):
+        NONE = "", "-"  # a run of the model: every step asks it
+        REPLAYED = "replayed", "Replayed from the script"
+        MODEL = "model", "Asked the model"
+
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    # In a replay: whether the step replayed a recorded action or asked the model, and why it had to.
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.NONE, blank=True)
+    why = models.TextField(blank=True)
     url = models.URLField(max_length=2048, blank=True)
     error = models.TextField(blank=True)
     input_tokens = models.PositiveBigIntegerField(default=0)
@@ -411,3 +437,42 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} attempt {self.attempt}"
+
+
+class Script(models.Model):
+    """One version of a replayable record of a successful dom run: its actions with several locators per
+    target, payload values as references, expected changes and the extraction (agent_core.replay's
+    document, stored as given: it holds no secret). Versions form a lineage rooted at the run that
+    recorded version 1; a replay that repaired steps adds the next version."""
+
+    class Reason(models.TextChoices):
+        RECORDED = "recorded", "Recorded by a run of the model"
+        REPAIRED = "repaired", "Repaired by a replay"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scripts")
+    lineage = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="script_versions", help_text="The run that recorded version 1."
+    )
+    version = models.PositiveIntegerField()
+    document = models.JSONField()
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    healed_steps = models.JSONField(default=list, blank=True)
+    made_by_task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The run that made this version."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["lineage", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["lineage", "version"], name="one_script_version_per_lineage"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="script_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"script v{self.version} of {self.lineage_id}"
+
+    @property
+    def step_count(self) -> int:
+        steps = self.document.get("steps") if isinstance(self.document, dict) else None
+        return len(steps) if isinstance(steps, list) else 0

@@ -4,38 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
-from datetime import datetime
 from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from agent_core.actions.choices import select_options
+from agent_core.actions.fields import Verify, input_text, read_now
 from agent_core.actions.secret_text import reveal_into
+from agent_core.actions.sliders import set_slider
 from agent_core.actions.targets import (
     ActionFailed,
     cross_origin_frame,
     failure_on,
     first_line,
-    frame_scope,
     gone,
     resolve,
     still_there,
 )
 from agent_core.actions.uploads import upload_file
 from agent_core.actions.vocabulary import (
+    READ_TEXT_LIMIT,
     Action,
     Checkbox,
     Click,
     Complete,
     GoBack,
     GotoUrl,
+    Hover,
     InputText,
     Keypress,
+    ReadText,
     Scroll,
     SelectOption,
+    SetSlider,
     Terminate,
     UploadFile,
     Wait,
@@ -70,11 +74,14 @@ async def execute_action(
     navigations_before = session.navigations
     downloads_before = session.downloads_started
     success, error, data, settle = True, None, None, True
+    check: Verify | None = None
     frame = await cross_origin_frame(session, scrape, action)
     since = time.time()
     settle_ms, settled = 0.0, True
     try:
         data = await _perform(session, scrape, action, timeout)
+        if isinstance(data, Verify):
+            check, data = data, data.data
     except ActionFailed as exc:
         success, error, settle = False, str(exc), exc.settle
     except PlaywrightError as exc:
@@ -95,6 +102,12 @@ async def execute_action(
         or session.navigations != navigations_before
         or session.page.url != url_before
     )
+    if check is not None and success and not navigated:
+        # Checked on the settled page: a widget may refuse or rewrite a value a moment after it was set.
+        try:
+            await check.check()
+        except ActionFailed as exc:
+            success, error = False, str(exc)
     return ActionResult(
         success=success,
         error=error,
@@ -125,10 +138,18 @@ async def _perform(session: BrowserSession, scrape: ScrapeResult, action: Action
     if isinstance(action, InputText):
         text = await reveal_into(session, element, locator, action.text)  # secrets: at the last moment
         if element.tag == "select":
-            return await _select(session, element, locator, text, timeout)
-        return await _input_text(session, element, locator, text, timeout)
+            return await select_options(session, element, locator, text, timeout)
+        if element.input_type == "range" or element.role == "slider" or _spin_button(element):
+            return await set_slider(session, element, locator, _slider_number(element, text), timeout)
+        return await input_text(session, element, locator, text, secret=text != action.text, timeout=timeout)
     if isinstance(action, SelectOption):
-        return await _select(session, element, locator, action.option, timeout)
+        return await select_options(session, element, locator, action.option, timeout)
+    if isinstance(action, SetSlider):
+        return await set_slider(session, element, locator, action.value, timeout)
+    if isinstance(action, Hover):
+        return await _hover(element, locator, timeout)
+    if isinstance(action, ReadText):
+        return await _read_text(element, locator, action.offset, timeout)
     if isinstance(action, Checkbox):
         return await _checkbox(element, locator, action.checked, timeout)
     if isinstance(action, UploadFile):
@@ -156,175 +177,67 @@ async def _click(element: Element, locator: Locator, timeout: int) -> Any:
     return {"fallback": "dom_click", "reason": reason}
 
 
-_DATE_FORMATS = (
-    "%Y-%m-%d",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-    "%Y/%m/%d",
-    "%d-%m-%Y",
-    "%B %d, %Y",
-    "%b %d, %Y",
-    "%d %B %Y",
-    "%d %b %Y",
-)
+def _spin_button(element: Element) -> bool:
+    """A spin button built from other elements (not an input, not editable): it takes keys, not text."""
+    return element.role == "spinbutton" and element.tag not in ("input", "textarea") and not element.editable
 
 
-def _iso_date(text: str) -> str:
-    """Date inputs only take YYYY-MM-DD; models write dates every which way."""
-    cleaned = text.strip()
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(cleaned, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return cleaned
-
-
-# Fields whose value is a structured thing (a date, a number, a colour): set, never typed key by key.
-_FILLED_TYPES = frozenset({"date", "datetime-local", "month", "week", "time", "color", "range", "number"})
-_TYPED_MAX = 64  # a widget that wants keys gets texts up to this long typed whole; longer ones their last 8
-_LONG_TAIL = 8
-
-
-def keys_to_type(element: Element, value: str) -> int:
-    """How many of `value`'s last characters to type key by key after filling the rest.
-
-    A person's keystrokes are what search-as-you-type boxes, comboboxes and masks listen for, but typing is
-    a round trip per key: type everything into a field that is a combobox, has a datalist or aria-autocomplete,
-    or listens for keys itself; the last character where an ancestor or the document listens (or nobody can
-    tell); nothing where no one listens. Never a control character: Enter in an input submits its form."""
-    if not value or element.input_type in _FILLED_TYPES:
-        return 0
-    autocomplete = element.attrs.get("aria-autocomplete", "none").strip().lower() not in ("", "none")
-    if element.role == "combobox" or autocomplete or element.attrs.get("list") or element.keys == "own":
-        count = len(value) if len(value) <= _TYPED_MAX else _LONG_TAIL
-    elif element.keys == "none":
-        count = 0
-    else:
-        count = 1
-    tail = value[len(value) - count :]
-    cut = max((tail.rfind(c) for c in "\n\r\t"), default=-1)
-    return len(tail) - cut - 1
-
-
-async def _input_text(
-    session: BrowserSession, element: Element, locator: Locator, text: str, timeout: int
-) -> Any:
-    value = _iso_date(text) if element.input_type == "date" else text
-    typed = keys_to_type(element, value)
-    head, tail = value[: len(value) - typed], value[len(value) - typed :]
+def _slider_number(element: Element, text: str) -> float:
+    """input_text into a slider: the number it asks for, set as set_slider does."""
     try:
-        await locator.fill(head, timeout=timeout)
-        if tail:
-            # Filling left the caret at the end of the field, which has focus: the keys go on from there.
-            await session.page.keyboard.type(tail)
-            return {"typed_keys": len(tail)}
+        return SetSlider.model_validate({"element_id": element.id, "value": text}).value
+    except ValueError:
+        raise ActionFailed(
+            f"{element.id} is a slider or spinner: set it with set_slider and a number, not {text!r}", settle=False
+        ) from None
+
+
+async def _hover(element: Element, locator: Locator, timeout: int) -> Any:
+    """Rest the mouse on the element (menus and tooltips that open on hover open). Covered by another
+    element, the mouse still goes to its place and it is told as the mouse's events would tell it."""
+    first_try = max(500, int(timeout * 0.6))
+    try:
+        await locator.hover(timeout=first_try)
         return None
     except PlaywrightError as exc:
         if not await still_there(locator):
             raise gone(element.id) from exc
         reason = first_line(exc)
-    # Not fillable (a custom widget, a div that listens to keys): focus it, clear it, type like a person.
-    keyboard = session.page.keyboard
     try:
-        await locator.click(timeout=timeout)
-        await keyboard.press("ControlOrMeta+a")
-        await keyboard.press("Delete")
-        await keyboard.type(value)
+        await locator.hover(force=True, timeout=max(500, timeout - first_try))
+        await locator.dispatch_event("mouseover")
+        await locator.dispatch_event("mouseenter")
     except PlaywrightError as exc:
-        raise ActionFailed(f"could not type into {element.id}: {reason}") from exc
-    return {"fallback": "typed"}
+        raise await failure_on(locator, element.id, f"could not hover {element.id}: {reason}") from exc
+    return {"fallback": "events", "reason": reason}
 
 
-_OPTIONS_JS = """el => {
-  const s = el.tagName === 'SELECT' ? el
-    : (el.control && el.control.tagName === 'SELECT') ? el.control
-    : el.querySelector ? el.querySelector('select') : null;
-  if (!s) return null;
-  return Array.from(s.options, o => ({label: (o.label || o.text).trim(), value: o.value, disabled: o.disabled}));
+_TEXT_JS = """el => {
+  const f = (el.tagName === 'LABEL' && el.control) ? el.control : el;
+  if (f.tagName === 'INPUT') return {type: (f.type || 'text').toLowerCase(), text: f.value};
+  if (f.tagName === 'TEXTAREA') return {type: 'textarea', text: f.value};
+  if (f.tagName === 'SELECT')
+    return {type: 'select', text: Array.from(f.selectedOptions, o => (o.label || o.text).trim()).join('\\n')};
+  const shown = f.innerText;
+  return {type: 'text', text: shown && shown.trim() ? shown : (f.textContent || '')};
 }"""
 
 
-def match_option(options: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
-    """The option the model meant: exact label, exact value, then the same ignoring case and spacing,
-    then the listing's own "Label (value)" form, then a label that uniquely contains the text."""
-    text = wanted.strip().rstrip("*").strip()
-
-    def norm(s: str) -> str:
-        return " ".join(s.split()).casefold()
-
-    for key in ("label", "value"):
-        for option in options:
-            if option[key] == text:
-                return option
-    for key in ("label", "value"):
-        for option in options:
-            if norm(option[key]) == norm(text):
-                return option
-    both = re.fullmatch(r"(.*)\((.*)\)", text)
-    if both:
-        label, value = both.group(1).strip(), both.group(2).strip()
-        for option in options:
-            if norm(option["label"]) == norm(label) and norm(option["value"]) == norm(value):
-                return option
-    if text:
-        partial = [option for option in options if norm(text) in norm(option["label"])]
-        if len(partial) == 1:
-            return partial[0]
-    return None
-
-
-async def _select(
-    session: BrowserSession, element: Element, locator: Locator, wanted: str, timeout: int
-) -> Any:
+async def _read_text(element: Element, locator: Locator, offset: int, timeout: int) -> Any:
+    """The element's whole text (a field's value), READ_TEXT_LIMIT characters of it from `offset`."""
     try:
-        options: list[dict[str, Any]] | None = await locator.evaluate(_OPTIONS_JS, timeout=timeout)
+        found = await locator.evaluate(_TEXT_JS, timeout=timeout)
     except PlaywrightError as exc:
-        raise await failure_on(
-            locator, element.id, f"could not read the options of {element.id}: {first_line(exc)}"
-        ) from exc
-    if options is None:
-        return await _select_custom(session, element, locator, wanted, timeout)
-    choice = match_option(options, wanted)
-    if choice is None:
-        available = ", ".join(
-            option["label"]
-            if option["value"] in ("", option["label"])
-            else f"{option['label']} ({option['value']})"
-            for option in options
-        )
-        raise ActionFailed(f"no option {wanted!r} in {element.id}; available: {available}")
-    if choice.get("disabled"):
-        raise ActionFailed(f"option {choice['label']!r} of {element.id} is disabled")
-    try:
-        await locator.select_option(value=choice["value"], timeout=timeout)
-    except PlaywrightError as exc:
-        raise await failure_on(
-            locator, element.id, f"could not select {choice['label']!r} in {element.id}: {first_line(exc)}"
-        ) from exc
-    return {"selected": {"label": choice["label"], "value": choice["value"]}}
-
-
-async def _select_custom(
-    session: BrowserSession, element: Element, locator: Locator, wanted: str, timeout: int
-) -> Any:
-    """A dropdown that is not a <select>: open it, then click the option by its accessible name or text."""
-    scope = frame_scope(session.page, element)
-    try:
-        await locator.click(timeout=timeout)
-        target = (
-            scope.get_by_role("option", name=wanted, exact=True)
-            .or_(scope.get_by_role("menuitem", name=wanted, exact=True))
-            .or_(scope.get_by_text(wanted, exact=True))
-        )
-        await target.first.click(timeout=timeout)
-    except PlaywrightError as exc:
+        raise await failure_on(locator, element.id, f"could not read {element.id}: {first_line(exc)}") from exc
+    if found.get("type") == "password":
+        raise ActionFailed(f"{element.id} is a password field: its value is not read", settle=False)
+    text = str(found.get("text") or "")
+    if offset and offset >= len(text):
         raise ActionFailed(
-            f"{element.id} is not a <select> and no option {wanted!r} could be clicked after opening it: "
-            f"{first_line(exc)}"
-        ) from exc
-    return {"selected": {"label": wanted}, "custom": True}
+            f"{element.id} holds {len(text)} characters: offset {offset} is past its end", settle=False
+        )
+    part = text[offset : offset + READ_TEXT_LIMIT]
+    return {"text": part, "offset": offset, "total": len(text)}
 
 
 _CHECKED_JS = """el => {
@@ -340,7 +253,7 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
     first_try = max(500, int(timeout * 0.6))
     try:
         await locator.set_checked(checked, timeout=first_try)
-        return None
+        return Verify(None, lambda: _check_checked(element, locator, checked))
     except PlaywrightError as exc:
         if not await still_there(locator):
             raise gone(element.id) from exc
@@ -356,7 +269,18 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
         raise ActionFailed(f"could not {wanted} {element.id}: {reason}") from exc
     if state is not None and state != checked:
         raise ActionFailed(f"could not {wanted} {element.id}: {reason}")
-    return {"fallback": "dom_click"}
+    return Verify({"fallback": "dom_click"}, lambda: _check_checked(element, locator, checked))
+
+
+async def _check_checked(element: Element, locator: Locator, checked: bool) -> None:
+    """On the settled page: a box the page unticked again (or ticked) a moment later fails the action."""
+    try:
+        state = await read_now(locator, _CHECKED_JS)
+    except PlaywrightError:
+        return  # gone or replaced since: nothing left to compare
+    if state is not None and state != checked:
+        now = "checked" if state else "unchecked"
+        raise ActionFailed(f"{element.id} did not stay {'checked' if checked else 'unchecked'}: it is {now} now")
 
 
 async def _scroll(session: BrowserSession, scrape: ScrapeResult, action: Scroll, timeout: int) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agent_core.actions.vocabulary import ACTION_TYPES, MAX_WAIT_S, Action
+from agent_core.actions.vocabulary import ACTION_TYPES, MAX_WAIT_S, READ_TEXT_LIMIT, Action
 from agent_core.errors import InvalidModelOutputError
 from agent_core.llm import loads_finite
 
@@ -18,6 +18,15 @@ _ACTION_ALIASES = {
     "input": "input_text",
     "select": "select_option",
     "check": "checkbox",
+    "slide": "set_slider",
+    "slider": "set_slider",
+    "set_value": "set_slider",
+    "set_range": "set_slider",
+    "mouse_over": "hover",
+    "mouseover": "hover",
+    "hover_over": "hover",
+    "read": "read_text",
+    "get_text": "read_text",
     "upload": "upload_file",
     "press": "keypress",
     "key": "keypress",
@@ -66,10 +75,18 @@ AGENT_STEP_SCHEMA: dict[str, Any] = {
                     "reasoning": {"type": "string"},
                     "text": {"type": "string", "description": "input_text: the text to type."},
                     "option": {
-                        "type": "string",
-                        "description": "select_option: the option's label or value.",
+                        "type": ["string", "array"],
+                        "items": {"type": "string"},
+                        "description": "select_option: the option's label or value; for a <select multiple>, the "
+                        "list of every option wanted (exactly those end up chosen).",
                     },
                     "checked": {"type": "boolean", "description": "checkbox: the state wanted."},
+                    "value": {"type": "number", "description": "set_slider: the value to move the slider to."},
+                    "offset": {
+                        "type": "integer",
+                        "description": f"read_text: the character to start reading at (default 0); one read "
+                        f"returns at most {READ_TEXT_LIMIT} characters.",
+                    },
                     "file_url": {
                         "type": "string",
                         "description": "upload_file: an http(s) URL or a file path.",

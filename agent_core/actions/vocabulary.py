@@ -59,21 +59,88 @@ class InputText(_ElementAction):
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
+def _option_text(value: Any) -> Any:
+    if isinstance(value, dict):  # {"label": "France"} or {"value": "fr"}
+        value = value.get("label") or value.get("value")
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
 class SelectOption(_ElementAction):
+    """One option of a select, or a list of options: on a <select multiple>, exactly those are chosen."""
+
     action_type: Literal["select_option"] = "select_option"
-    option: str
+    option: str | list[str]
 
     @field_validator("option", mode="before")
     @classmethod
     def _option_text(cls, value: Any) -> Any:
-        if isinstance(value, dict):  # {"label": "France"} or {"value": "fr"}
-            value = value.get("label") or value.get("value")
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        if isinstance(value, list | tuple):
+            return [_option_text(item) for item in value]
+        return _option_text(value)
+
+    @property
+    def options(self) -> list[str]:
+        """The options asked for, in order, each once."""
+        wanted = self.option if isinstance(self.option, list) else [self.option]
+        return list(dict.fromkeys(wanted))
 
 
 class Checkbox(_ElementAction):
     action_type: Literal["checkbox"] = "checkbox"
     checked: bool
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?", re.IGNORECASE)
+
+
+class SetSlider(_ElementAction):
+    """Move a slider (input type=range, role=slider) or a spin button to `value`, checked afterwards."""
+
+    action_type: Literal["set_slider"] = "set_slider"
+    value: int | float
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        """50, 50.0, "50" and "50%" are 50; anything else is a clear error."""
+        if isinstance(value, bool):
+            raise ValueError("value must be a number")
+        if isinstance(value, str):
+            text = value.strip().rstrip("%").strip().replace(",", "")
+            if not _NUMBER.fullmatch(text):
+                raise ValueError(f"value must be a number, not {value!r}")
+            value = float(text)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            return int(value)  # 50, not 50.0, in the history and the timeline
+        return value
+
+    @field_validator("value", mode="after")
+    @classmethod
+    def _finite(cls, value: int | float) -> int | float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("value must be a finite number")
+        return value
+
+
+class Hover(_ElementAction):
+    """Rest the mouse on an element: what opens on hover (a menu, a tooltip) opens."""
+
+    action_type: Literal["hover"] = "hover"
+
+
+READ_TEXT_LIMIT = 4000  # characters of an element's text that read_text returns at once
+
+
+class ReadText(_ElementAction):
+    """The whole text (or value) of one element, READ_TEXT_LIMIT characters at a time from `offset`."""
+
+    action_type: Literal["read_text"] = "read_text"
+    offset: int = Field(default=0, ge=0)
+
+    @field_validator("offset", mode="before")
+    @classmethod
+    def _offset(cls, value: Any) -> Any:
+        return 0 if value is None else value
 
 
 class UploadFile(_ElementAction):
@@ -148,6 +215,9 @@ Action = Annotated[
     | InputText
     | SelectOption
     | Checkbox
+    | SetSlider
+    | Hover
+    | ReadText
     | UploadFile
     | Scroll
     | Keypress
@@ -164,6 +234,9 @@ ACTION_TYPES: tuple[str, ...] = (
     "input_text",
     "select_option",
     "checkbox",
+    "set_slider",
+    "hover",
+    "read_text",
     "upload_file",
     "scroll",
     "keypress",

@@ -245,7 +245,8 @@ class Engine(ABC, Generic[Observation]):
         """Run one action (`action` is how hooks see it; `perform` carries it out) between a checkpoint and
         its hooks; keep the files it downloaded and a screenshot of the page after it, which is returned.
         `measure` reads the settled page before the screenshot and returns the result with what it found
-        (the dom engine's change report); its time counts as scraping."""
+        (the dom engine's change report); its time counts as scraping. No screenshot (b"") when
+        `action_screenshot` says so."""
         await self.control.checkpoint()
         with self._timed("hooks"):
             await self.hooks.action_started(ActionStarted(step=step, index=index, action=action))
@@ -259,12 +260,19 @@ class Engine(ABC, Generic[Observation]):
             await self._artifact(
                 step, ArtifactKind.DOWNLOAD, path.read_bytes(), _content_type(path.name), path.name, action_index=index
             )
-        with self._timed("screenshot"):
-            shot = await self.session.screenshot()
+        shot = b""
+        if self.action_screenshot(result):
+            with self._timed("screenshot"):
+                shot = await self.session.screenshot()
         with self._timed("hooks"):
-            await self._screenshot_artifact(step, ArtifactKind.SCREENSHOT_ACTION, shot, f"action-{index}", index)
+            if shot:
+                await self._screenshot_artifact(step, ArtifactKind.SCREENSHOT_ACTION, shot, f"action-{index}", index)
             await self.hooks.action_finished(ActionFinished(step=step, index=index, action=action, result=result))
         return result, shot
+
+    def action_screenshot(self, result: ActionResult) -> bool:
+        """Whether to keep a screenshot of the page after this action (b"" is returned otherwise). Always here."""
+        return True
 
     async def _extract(self, step: StepRef, answer: str | None) -> Usage:
         """One more model call answering the data_extraction_goal from the page, and from the model's final

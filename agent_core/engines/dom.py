@@ -14,7 +14,7 @@ from typing import Any
 
 from agent_core.actions.execution import execute_action
 from agent_core.actions.parsing import AGENT_STEP_SCHEMA, parse_agent_step
-from agent_core.actions.vocabulary import Action, AskHuman, Complete, Terminate, action_to_dict
+from agent_core.actions.vocabulary import Action, AskHuman, Complete, ReadText, Terminate, action_to_dict
 from agent_core.changes import measure_change
 from agent_core.control import cancellable
 from agent_core.engines.base import Engine, StepTimings
@@ -22,6 +22,7 @@ from agent_core.engines.steps import StepResult
 from agent_core.errors import BrowserError, StepFailedError
 from agent_core.llm import LLMReply
 from agent_core.prompts import render_step_prompt
+from agent_core.replay.recorder import ScriptRecorder
 from agent_core.scraper import ScrapeResult, scrape
 from agent_core.types import ActionResult, ArtifactKind, LLMDelta, StepRef
 
@@ -59,6 +60,8 @@ class DomEngine(Engine[PageView]):
         self._last_seen: ScrapeResult | None = None  # the previous step's observation (what is new since)
         self._done: Counter[tuple[str, str]] = Counter()  # (page state, action) -> times performed
         self._measured: ScrapeResult | None = None  # the page read after the action just performed
+        # Set by the runner: records the run's Script (agent_core.replay) as its actions succeed.
+        self.recorder: ScriptRecorder | None = None
 
     async def observe(self, step: StepRef) -> PageView:
         fresh = time.monotonic() - self._next_at <= _FRESH_S
@@ -170,6 +173,7 @@ class DomEngine(Engine[PageView]):
             last = index == len(actions) - 1 or isinstance(actions[index + 1], Complete | Terminate)
             before = _Before(page=state, tab=self.session.page, dialogs=len(self.session.dialogs), action=as_dict)
             self._measured = None
+            captured = await self.recorder.before(self.session.page, page_state, as_dict) if self.recorder else None
             result, self._next_screenshot = await self._perform_action(
                 step,
                 index,
@@ -178,18 +182,22 @@ class DomEngine(Engine[PageView]):
                 functools.partial(self._measure, before, last),
             )
             self._next_at = time.monotonic()
+            if self.recorder is not None:
+                self.recorder.after(captured, result, self.session.page.url)
             changes = result.data.get("changes") if isinstance(result.data, dict) else None
-            self.history.append(
-                {
-                    "step": step.order,
-                    "action_type": as_dict.get("action_type"),
-                    "element_id": as_dict.get("element_id"),
-                    "reasoning": as_dict.get("reasoning", ""),
-                    "success": result.success,
-                    "error": result.error,
-                    "changes": changes.get("summary") if changes else None,
-                }
-            )
+            item: dict[str, Any] = {
+                "step": step.order,
+                "action_type": as_dict.get("action_type"),
+                "element_id": as_dict.get("element_id"),
+                "reasoning": as_dict.get("reasoning", ""),
+                "success": result.success,
+                "error": result.error,
+                "changes": changes.get("summary") if changes else None,
+            }
+            if isinstance(action, ReadText) and result.success and isinstance(result.data, dict):
+                # what the model asked to read: the answer is in its next prompt's history
+                item["read"] = {key: result.data.get(key) for key in ("text", "offset", "total")}
+            self.history.append(item)
             if not result.success:
                 raise StepFailedError(f"{as_dict.get('action_type')} failed: {result.error}")
             if self._measured is not None:

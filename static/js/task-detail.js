@@ -215,3 +215,5 @@ root.addEventListener("submit", async (event) => {
 });
 
 installCopyButtons();
+// The script page's "Run again without the model" links here: open the replay box.
+if (window.location.hash === "#replay-box") document.getElementById("replay-box")?.setAttribute("open", "");

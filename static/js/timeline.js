@@ -37,6 +37,13 @@ function paramText(key, value) {
   return `${key.replace(/_/g, " ")}: ${shorten(shown, 80)}`;
 }
 
+// How a replay ran a step: from the script, or by asking the model (and why it had to).
+function modeTag(d) {
+  if (d.mode === "replayed") return h("span", { class: "mode-tag replayed", title: "Replayed from the script: no model call" }, "replayed");
+  if (d.mode === "model") return h("span", { class: "mode-tag model", title: d.why || "" }, "asked the model");
+  return null;
+}
+
 function money(cost) {
   const n = Number(cost);
   if (!n) return "";
@@ -115,6 +122,20 @@ export class Timeline {
     this.add(h("li", { class: "tl-status" }, h("span", { class: `tl-note ${d.approved ? "" : "bad"}` }, `${verdict}${d.by ? ` by ${d.by}` : ""}`), this.time(event)));
   }
 
+  on_script_recorded(d, event) {
+    const text = d.reason === "repaired"
+      ? `Script repaired: version ${d.version} (${d.steps} actions; the model redid step${(d.healed_steps || []).length === 1 ? "" : "s"} ${(d.healed_steps || []).join(", ")})`
+      : `Script recorded: version ${d.version} (${d.steps} actions), replayable without the model`;
+    this.add(h("li", { class: "tl-status tl-script", dataset: { reason: d.reason } }, h("span", { class: "tl-note" }, text), this.time(event)));
+  }
+
+  on_replay_finished(d, event) {
+    const text = `Replay: ${d.steps_replayed} step${d.steps_replayed === 1 ? "" : "s"} replayed, ${d.steps_healed} asked the model; `
+      + `${d.model_calls} model call${d.model_calls === 1 ? "" : "s"} (the recorded run made ${d.model_calls_recorded}), `
+      + `${Number(d.tokens_saved || 0).toLocaleString()} tokens saved`;
+    this.add(h("li", { class: "tl-status tl-replay" }, h("span", { class: "tl-note" }, text), this.time(event)));
+  }
+
   on_profile_saved(d, event) {
     const sites = (d.sites || []).join(", ");
     const text = `Saved login ${d.profile} ${d.created ? "created" : "updated"}${sites ? ` (${sites})` : ""}`;
@@ -182,10 +203,11 @@ export class Timeline {
     const state = h("span", { class: "step-state" }, "running…");
     const meta = h("span", { class: "step-meta" });
     const href = safeHref(d.url);
-    const el = h("li", { class: "tl-step", id: `step-${d.step_id}`, dataset: { state: "running", order: d.order, retry: d.retry_index } },
+    const el = h("li", { class: "tl-step", id: `step-${d.step_id}`, dataset: { state: "running", order: d.order, retry: d.retry_index, mode: d.mode || "" } },
       h("div", { class: "step-head" },
         h("h3", {}, `Step ${d.order}`, d.retry_index ? ` (retry ${d.retry_index})` : ""),
-        state, meta, this.time(event)),
+        modeTag(d), state, meta, this.time(event)),
+      d.mode === "model" && d.why ? h("p", { class: "step-why" }, `Why the model was asked: ${d.why}`) : null,
       d.url ? h("p", { class: "step-url" }, "on ", href ? h("a", { href, target: "_blank", rel: "noopener noreferrer" }, shorten(d.url, 100)) : shorten(d.url, 100)) : null,
       h("div", { class: "step-body" },
         h("div", { class: "step-main" }, thinking, actions, error, links),
@@ -270,7 +292,13 @@ export class Timeline {
         params.length ? h("span", { class: "action-params" }, ` ${params.join(" · ")}`) : null,
         state),
       action.reasoning ? h("p", { class: "action-reason" }, action.reasoning) : null);
-    const el = h("li", { class: "tl-action", id: `action-${d.action_id}`, dataset: { state: "running" } }, body, shot);
+    if (d.mode && !step.el.dataset.mode) {
+      // the engine marked the action rather than the step: mark the step once from its first action
+      step.el.dataset.mode = d.mode;
+      step.el.querySelector(".step-head h3").after(modeTag(d));
+      if (d.mode === "model" && d.why) step.el.querySelector(".step-head").after(h("p", { class: "step-why" }, `Why the model was asked: ${d.why}`));
+    }
+    const el = h("li", { class: "tl-action", id: `action-${d.action_id}`, dataset: { state: "running", mode: d.mode || "" } }, body, shot);
     step.actions.append(el);
     const record = { el, body, state, shot };
     this.actions.set(d.action_id, record);

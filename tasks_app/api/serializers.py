@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks_app.models import Action, ApiKey, Artifact, Step, Task
+from tasks_app.models import Action, ApiKey, Artifact, Script, Step, Task
 
 
 def no_null_characters(value: Any) -> None:
@@ -48,6 +48,17 @@ class SafetyCheckSerializer(serializers.Serializer):
         ref_name = "SafetyCheck"
 
 
+class ReplayOutput(serializers.Serializer):
+    steps_replayed = serializers.IntegerField(help_text="Recorded actions replayed without the model.")
+    steps_healed = serializers.IntegerField(help_text="Steps the model redid because the page had changed.")
+    model_calls = serializers.IntegerField(help_text="Model calls this run made.")
+    model_calls_recorded = serializers.IntegerField(help_text="Model calls of the run that recorded the script.")
+    tokens_saved = serializers.IntegerField(help_text="Tokens the recorded run used that this one did not.")
+
+    class Meta:
+        ref_name = "Replay"
+
+
 class TaskOutput(serializers.ModelSerializer):
     url = serializers.CharField(read_only=True)  # as given (checked to be http(s)), not re-validated as a URI
     webhook_callback_url = serializers.CharField(read_only=True)
@@ -72,6 +83,11 @@ class TaskOutput(serializers.ModelSerializer):
     pending_question = serializers.CharField(
         read_only=True, help_text="The agent's question while the task is awaiting_input; answer it with /answer/."
     )
+    run_with = serializers.CharField(read_only=True, help_text="`agent` (the model) or `script` (a replay).")
+    script = serializers.IntegerField(source="script_id", allow_null=True, read_only=True,
+                                      help_text="The script version a replay runs (GET /tasks/<id>/script/).")
+    replay = ReplayOutput(allow_null=True, read_only=True,
+                          help_text="A finished replay's figures, against the run that recorded the script.")
 
     class Meta:
         model = Task
@@ -83,7 +99,7 @@ class TaskOutput(serializers.ModelSerializer):
             "pending_question", "control_holder",
             "input_tokens", "output_tokens", "total_tokens", "cost", "retry_of", "created_by", "last_event_seq",
             "created_at", "queued_at", "started_at", "finished_at", "duration_seconds", "credentials",
-            "secret_payload_keys", "profile", "save_profile",
+            "secret_payload_keys", "profile", "save_profile", "run_with", "script", "replay",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -106,13 +122,16 @@ class ActionOutput(serializers.ModelSerializer):
 class StepOutput(serializers.ModelSerializer):
     url = serializers.CharField(read_only=True, help_text="The page the step started on (may be empty).")
     actions = ActionOutput(many=True, read_only=True)
+    mode = serializers.CharField(read_only=True, help_text="In a replay: `replayed` or `model` (asked the model); "
+                                 "empty for runs of the model.")
+    why = serializers.CharField(read_only=True, help_text="Why a replay asked the model for this step.")
 
     class Meta:
         model = Step
         ref_name = "Step"
         fields = [
-            "id", "order", "retry_index", "status", "url", "error", "input_tokens", "output_tokens", "cost",
-            "started_at", "finished_at", "actions",
+            "id", "order", "retry_index", "status", "mode", "why", "url", "error", "input_tokens", "output_tokens",
+            "cost", "started_at", "finished_at", "actions",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -146,6 +165,30 @@ class ArtifactOutput(serializers.ModelSerializer):
         if not artifact.thumbnail:
             return None
         return artifact_content_url(self.context.get("request"), artifact, thumbnail="1")
+
+
+class ScriptVersionOutput(serializers.ModelSerializer):
+    lineage = serializers.UUIDField(source="lineage_id", read_only=True, help_text="The task that recorded version 1.")
+    made_by_task = serializers.UUIDField(source="made_by_task_id", allow_null=True, read_only=True,
+                                         help_text="The run that recorded or repaired this version.")
+    healed_steps = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    steps = serializers.IntegerField(source="step_count", read_only=True, help_text="Recorded actions.")
+
+    class Meta:
+        model = Script
+        ref_name = "ScriptVersion"
+        fields = ["id", "lineage", "version", "reason", "healed_steps", "steps", "made_by_task", "created_at"]
+        read_only_fields = fields
+
+
+class ScriptOutput(ScriptVersionOutput):
+    document = serializers.DictField(read_only=True, help_text="The script: its steps with their locators, "
+                                     "payload references and expected changes, and the extraction.")
+
+    class Meta(ScriptVersionOutput.Meta):
+        ref_name = "Script"
+        fields = [*ScriptVersionOutput.Meta.fields, "document"]
+        read_only_fields = fields
 
 
 class EventOutput(serializers.Serializer):

@@ -6,6 +6,10 @@ A run is a Lookout task: run_id is the task id. Lookout's statuses map onto Skyv
 awaiting_approval are still "running" to a Skyvern client); the dom engine is Skyvern's "skyvern-1.0"
 (run_type task_v1) and the cua engine its "openai-cua" (run_type openai_cua). Skyvern request fields with no
 Lookout counterpart (proxy_location, totp_*, browser_session_id, extra_http_headers, …) are accepted and ignored.
+
+`run_with: "code"` (Skyvern's cached script; Lookout also takes "script") replays the newest script recorded
+for the same url and prompt, asking the model only for steps that broke; with none recorded yet, the run goes
+to the model like "agent" and records one when it completes (as Skyvern's first code run does).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from tasks_app.api.serializers import artifact_content_url, no_null_characters
 from tasks_app.errors import InvalidRequestError
 from tasks_app.models import Artifact, Task
 from tasks_app.selectors import artifacts as artifact_selectors
+from tasks_app.selectors import scripts as script_selectors
 from tasks_app.selectors import tasks as task_selectors
 
 S = Task.Status
@@ -72,6 +77,11 @@ RUN_ENGINE: dict[str, str] = {engine: name for name, engine in ENGINE_OF.items()
 RUN_ENGINES = list(ENGINE_OF)
 RUN_TYPE: dict[str, str] = {Task.Engine.DOM: "task_v1", Task.Engine.CUA: "openai_cua"}
 RUN_TYPES = list(RUN_TYPE.values())
+# Skyvern's run_with values (and its legacy spellings) -> Lookout's.
+RUN_WITH_VALUES: dict[str, str] = {
+    "agent": Task.RunWith.AGENT, "ai": Task.RunWith.AGENT,
+    "code": Task.RunWith.SCRIPT, "code_v2": Task.RunWith.SCRIPT, "script": Task.RunWith.SCRIPT,
+}
 ARTIFACT_TYPE: dict[str, str] = {
     Artifact.Kind.ELEMENT_TREE_FULL: "visible_elements_tree",
     Artifact.Kind.ELEMENT_TREE_PROMPT: "visible_elements_tree_in_prompt",
@@ -120,9 +130,19 @@ class RunRequestOutput(serializers.Serializer):
     max_steps = serializers.IntegerField()
     webhook_url = serializers.CharField(allow_null=True)
     model = serializers.DictField(allow_null=True)
+    run_with = serializers.ChoiceField(choices=["agent", "code"], help_text="`code` for a replay of a script.")
 
     class Meta:
         ref_name = "SkyvernTaskRunRequest"
+
+
+class ScriptRunOutput(serializers.Serializer):
+    ai_fallback_triggered = serializers.BooleanField(help_text="The model had to redo steps that broke.")
+    script_id = serializers.CharField(help_text="The script's lineage: the run that recorded it.")
+    script_revision_id = serializers.CharField(help_text="The script version replayed.")
+
+    class Meta:
+        ref_name = "SkyvernScriptRun"
 
 
 class RunOutput(serializers.Serializer):
@@ -144,6 +164,7 @@ class RunOutput(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     app_url = serializers.URLField(allow_null=True)
+    script_run = ScriptRunOutput(allow_null=True, help_text="For a replay (run_with code): the script it runs.")
     run_request = RunRequestOutput()
 
     class Meta:
@@ -255,6 +276,7 @@ def run_payload(request: Request, task: Task) -> dict[str, Any]:
         "started_at": task.started_at,
         "finished_at": task.finished_at,
         "app_url": _app_url(request, task),
+        "script_run": _script_run(task),
         "run_request": {
             "prompt": task.navigation_goal or task.data_extraction_goal,
             "url": task.url or None,
@@ -265,7 +287,18 @@ def run_payload(request: Request, task: Task) -> dict[str, Any]:
             "max_steps": task.max_steps,
             "webhook_url": task.webhook_callback_url or None,
             "model": {"model_name": task.model} if task.model else None,
+            "run_with": "code" if task.is_replay else "agent",
         },
+    }
+
+
+def _script_run(task: Task) -> dict[str, Any] | None:
+    if not task.is_replay or task.script is None:
+        return None
+    return {
+        "ai_fallback_triggered": bool((task.replay or {}).get("steps_healed")),
+        "script_id": str(task.script.lineage_id),
+        "script_revision_id": str(task.script_id),
     }
 
 
@@ -300,6 +333,13 @@ class RunTaskApi(OrgApi):
                                              help_text="Capped at the organization's limit.")
         webhook_url = serializers.CharField(max_length=2048, required=False, allow_null=True, allow_blank=True)
         model = serializers.DictField(required=False, allow_null=True, help_text='{"model_name": "…"}')
+        run_with = serializers.ChoiceField(
+            choices=list(RUN_WITH_VALUES), required=False, allow_null=True,
+            help_text="`code` (or `script`): replay the script recorded for the same url and prompt, asking the "
+            "model only for steps that broke; without one yet, run the model and record it. `agent` (default): "
+            "the model does every step.",
+            error_messages={"invalid_choice": "run_with {input} is not available on Lookout; use agent or code"},
+        )
 
         class Meta:
             ref_name = "SkyvernTaskRunCreate"
@@ -334,6 +374,25 @@ class RunTaskApi(OrgApi):
         schema = data.get("data_extraction_schema")
         mapping = data.get("error_code_mapping")
         max_steps = data.get("max_steps")
+        engine = ENGINE_OF[data.get("engine") or "skyvern-1.0"]
+        script = None
+        if RUN_WITH_VALUES.get(data.get("run_with") or "agent") == Task.RunWith.SCRIPT:
+            if engine != Task.Engine.DOM:
+                raise InvalidRequestError('run_with "code" replays a script of skyvern-1.0 runs only', field="run_with")
+            script = script_selectors.find_script_for(
+                organization=self.organization, url=(data.get("url") or "").strip(), navigation_goal=data["prompt"]
+            )
+        if script is not None:
+            changes = {
+                "title": data.get("title"),
+                "webhook_callback_url": data.get("webhook_url"),
+                "model": data.get("model"),
+                "max_steps": min(max_steps, self.organization.max_steps_per_run) if max_steps else None,
+            }  # what the client gave; the rest is the recorded run's
+            task = services.replay_task(
+                organization=self.organization, by=self.actor, script=script, **{k: v for k, v in changes.items() if v}
+            )
+            return _run_response(request, task)
         try:
             task = services.create_task(
                 organization=self.organization,
@@ -345,7 +404,7 @@ class RunTaskApi(OrgApi):
                 extracted_information_schema=schema,
                 error_code_mapping={k: v or "" for k, v in mapping.items()} if mapping else None,
                 webhook_callback_url=data.get("webhook_url") or "",
-                engine=ENGINE_OF[data.get("engine") or "skyvern-1.0"],
+                engine=engine,
                 model=data.get("model") or "",
                 max_steps=min(max_steps, self.organization.max_steps_per_run) if max_steps else None,
             )

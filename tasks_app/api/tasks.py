@@ -22,14 +22,17 @@ from tasks_app.api.serializers import (
     ActionOutput,
     ArtifactOutput,
     EventOutput,
+    ScriptOutput,
+    ScriptVersionOutput,
     StepOutput,
     TaskOutput,
     no_null_characters,
 )
-from tasks_app.errors import InvalidRequestError
+from tasks_app.errors import InvalidRequestError, NotFoundError
 from tasks_app.models import Artifact, Task
 from tasks_app.selectors import artifacts as artifact_selectors
 from tasks_app.selectors import events as event_selectors
+from tasks_app.selectors import scripts as script_selectors
 from tasks_app.selectors import tasks as task_selectors
 from tasks_app.services.events import event_payload
 from tasks_app.views.artifacts import file_response
@@ -60,6 +63,10 @@ class TasksApi(OrgApi):
             help_text="Only tasks in these statuses (repeat the parameter for several).",
         )
         engine = serializers.ChoiceField(choices=Task.Engine.choices, required=False)
+        run_with = serializers.ChoiceField(
+            choices=Task.RunWith.choices, required=False,
+            help_text="`script`: only replays of a recorded script; `agent`: only runs of the model.",
+        )
         created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; exclusive.")
         created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; exclusive.")
 
@@ -67,7 +74,10 @@ class TasksApi(OrgApi):
             ref_name = "TaskFilter"
 
     class InputSerializer(serializers.Serializer):
-        url = serializers.CharField(max_length=2048, help_text="Start URL (http or https).")
+        url = serializers.CharField(
+            max_length=2048, required=False,
+            help_text="Start URL (http or https). Required, except when replaying (run_with script).",
+        )
         title = serializers.CharField(max_length=200, required=False, allow_blank=True)
         navigation_goal = serializers.CharField(
             required=False, allow_blank=True, help_text="What to do, in plain words. This or data_extraction_goal."
@@ -117,6 +127,19 @@ class TasksApi(OrgApi):
             required=False, help_text="Save the browser's cookies and local storage as `profile` when the run "
             "completes (created if missing; the last run to save wins).",
         )
+        run_with = serializers.ChoiceField(
+            choices=Task.RunWith.choices, required=False,
+            help_text="`script` runs it again without the model: it replays the script a completed dom run "
+            "recorded (`replay_of`, or an exact version with `script_id`), asking the model only for steps "
+            "that no longer work. The request is the recorded run's; a replay may change only "
+            "navigation_payload, secret_payload_keys, title, webhook_callback_url, max_steps and model.",
+        )
+        replay_of = serializers.UUIDField(
+            required=False, help_text="With run_with script: the task whose script to replay (its newest version)."
+        )
+        script_id = serializers.IntegerField(
+            required=False, min_value=1, help_text="With run_with script: the exact script version to replay."
+        )
 
         class Meta:
             ref_name = "TaskCreate"
@@ -148,6 +171,7 @@ class TasksApi(OrgApi):
             organization=self.organization,
             statuses=params.get("status"),
             engine=params.get("engine"),
+            run_with=params.get("run_with"),
             created_after=params.get("created_after"),
             created_before=params.get("created_before"),
         )
@@ -159,10 +183,11 @@ class TasksApi(OrgApi):
         operation_id="tasks_create",
         summary="Create a task",
         description="Validates the request, stores the task and queues it for a worker. "
-        "Unknown fields are refused, so a typo cannot silently drop a setting.",
+        "Unknown fields are refused, so a typo cannot silently drop a setting. With `run_with: \"script\"`, "
+        "the task replays a recorded script (404 when `replay_of` or `script_id` is not of this organization).",
         tags=["tasks"],
         request=InputSerializer,
-        responses={201: TaskOutput, **errors(400, 415)},
+        responses={201: TaskOutput, **errors(400, 404, 415)},
     )
     def post(self, request: Request) -> Response:
         body = self.body()
@@ -171,7 +196,25 @@ class TasksApi(OrgApi):
             raise InvalidRequestError(f"unknown task fields: {', '.join(unknown)}", field=unknown[0])
         serializer = self.InputSerializer(data=body)
         serializer.is_valid(raise_exception=True)
-        task = services.create_task(organization=self.organization, created_by=self.actor, **serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        run_with = fields.pop("run_with", Task.RunWith.AGENT)
+        replay_of, script_id = fields.pop("replay_of", None), fields.pop("script_id", None)
+        if run_with == Task.RunWith.SCRIPT:
+            task = services.replay_task(
+                organization=self.organization,
+                by=self.actor,
+                replay_of=self.get_task(replay_of) if replay_of else None,
+                script=script_selectors.get_script(organization=self.organization, script_id=script_id)
+                if script_id else None,
+                **fields,
+            )
+        else:
+            if replay_of or script_id:
+                field = "replay_of" if replay_of else "script_id"
+                raise InvalidRequestError(f'{field} goes with run_with "script"', field=field)
+            if not fields.get("url"):
+                raise InvalidRequestError("url is required (the page the agent starts on)", field="url")
+            task = services.create_task(organization=self.organization, created_by=self.actor, **fields)
         return Response(TaskOutput(task).data, status=201)
 
 
@@ -252,6 +295,39 @@ class ArtifactContentApi(OrgApi):
             thumbnail=options.validated_data.get("thumbnail", False),
             download=options.validated_data.get("download", False),
         )
+
+
+class TaskScriptApi(OrgApi):
+    """The script of a task's lineage (the one it recorded, or the one it replays) and its versions."""
+
+    class FilterSerializer(serializers.Serializer):
+        version = serializers.IntegerField(required=False, min_value=1, help_text="A version; the newest by default.")
+
+        class Meta:
+            ref_name = "ScriptFilter"
+
+    class OutputSerializer(serializers.Serializer):
+        lineage = serializers.UUIDField(help_text="The task that recorded version 1.")
+        script = ScriptOutput()
+        versions = ScriptVersionOutput(many=True, help_text="Newest first.")
+
+        class Meta:
+            ref_name = "TaskScript"
+
+    @extend_schema(operation_id="tasks_script", summary="The script a task recorded or replays", tags=["tasks"],
+                   parameters=[TASK_ID, FilterSerializer], responses={200: OutputSerializer, **errors(400, 404)})
+    def get(self, request: Request, task_id: UUID) -> Response:
+        task = self.get_task(task_id)
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        lineage_id = script_selectors.lineage_id_of(task)
+        versions = list(script_selectors.script_versions(organization=self.organization, lineage_id=lineage_id))
+        wanted = params.validated_data.get("version")
+        script = next((v for v in versions if wanted in (None, v.version)), None)
+        if script is None:
+            raise NotFoundError(f"task {task.pk} has no script" + (f" version {wanted}" if wanted and versions else ""))
+        data = {"lineage": lineage_id, "script": script, "versions": versions}
+        return Response(self.OutputSerializer(data).data)
 
 
 class TaskEventsApi(OrgApi):

@@ -21,6 +21,7 @@ urlpatterns = [
         name="task-artifact-content",
     ),
     path("tasks/<uuid:task_id>/events/", tasks.TaskEventsApi.as_view(), name="task-events"),
+    path("tasks/<uuid:task_id>/script/", tasks.TaskScriptApi.as_view(), name="task-script"),
     path("tasks/<uuid:task_id>/pause/", tasks.TaskPauseApi.as_view(), name="task-pause"),
     path("tasks/<uuid:task_id>/resume/", tasks.TaskResumeApi.as_view(), name="task-resume"),
     path("tasks/<uuid:task_id>/terminate/", tasks.TaskTerminateApi.as_view(), name="task-terminate"),

@@ -13,6 +13,7 @@ from tasks_app.egress import policy as egress_policy
 from tasks_app.errors import NotFoundError
 from tasks_app.models import Organization, Task
 from tasks_app.selectors.credentials import credential_specs, profile_state
+from tasks_app.selectors.scripts import script_document
 
 NO_FFMPEG = (
     "No video for this run: ffmpeg was not found (install Debian's ffmpeg package, e.g. `make system-deps`). "
@@ -23,12 +24,15 @@ NO_FFMPEG = (
 def spec_from_task(task: Task) -> TaskSpec:
     """The agent's spec, with the task's secrets decrypted: its credentials and the real values of its
     secret payload keys (agent_core shows the model placeholders for both). Reads the database: call it
-    in a thread from async code. Raises NotFoundError for a credential deleted since the task was made,
-    DecryptionError for a secret the configured keys cannot open."""
+    in a thread from async code. A replay gets the document of the script version it replays. Raises
+    NotFoundError for a credential or a replayed script deleted since the task was made, DecryptionError for a secret the configured keys cannot open."""
     payload = task.navigation_payload
     if task.secret_payload and isinstance(payload, dict):
         payload = {**payload, **(decrypt_json(task.secret_payload) or {})}
     credentials = credential_specs(organization=task.organization, names=task.credentials or [])
+    script = script_document(task_id=task.pk) if task.is_replay else None
+    if task.is_replay and script is None:
+        raise NotFoundError("the script this task replays no longer exists")
     return TaskSpec(
         url=task.url,
         navigation_goal=task.navigation_goal,
@@ -41,6 +45,8 @@ def spec_from_task(task: Task) -> TaskSpec:
         engine=Engine(task.engine),
         max_steps=task.max_steps,
         title=task.title,
+        run_with=task.run_with,
+        script=script,
     )
 
 

@@ -118,6 +118,7 @@ async def execute_task(task_id: Any, *, browser: BrowserManager, worker: str | N
             failure_reason=outcome.failure_reason or "",
             extracted_information=outcome.extracted_information,
             errors=outcome.errors,
+            replay=outcome.replay,
         )
     return finished
 

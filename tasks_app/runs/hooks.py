@@ -1,10 +1,11 @@
 """What the agent reports, recorded: `RecordingHooks` turns agent_core's hook calls into rows, stored
-artifacts and numbered timeline events (through `services.runs`, each write in a worker thread), and
+artifacts, scripts and numbered timeline events (through `services.runs`, each write in a worker thread), and
 forwards what is never stored (model deltas, live frames) straight to the channel layer."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -20,12 +21,17 @@ from agent_core.types import (
     LLMDelta,
     LLMResponse,
     RunHooks,
+    ScriptOut,
     StepFinished,
     StepStarted,
 )
+from tasks_app.errors import LookoutError
 from tasks_app.events import LLMDeltaData, apublish, frames_group, task_group
 from tasks_app.pricing import cost_of
 from tasks_app.services import runs as run_services
+from tasks_app.services import scripts as script_services
+
+logger = logging.getLogger(__name__)
 
 # Refusals recorded one by one per run; past this a page asking for thousands of refused URLs costs a
 # counter, and one event at the end says how many more there were.
@@ -47,7 +53,12 @@ class RecordingHooks(RunHooks):
 
     async def step_started(self, event: StepStarted) -> None:
         step_id = await database_sync_to_async(run_services.start_step)(
-            task_id=self.task_id, order=event.step.order, retry_index=event.step.retry_index, url=event.url
+            task_id=self.task_id,
+            order=event.step.order,
+            retry_index=event.step.retry_index,
+            url=event.url,
+            mode=event.mode,
+            why=event.why,
         )
         self.steps[(event.step.order, event.step.retry_index)] = step_id
 
@@ -71,7 +82,12 @@ class RecordingHooks(RunHooks):
     async def action_started(self, event: ActionStarted) -> None:
         step_id = self.steps[(event.step.order, event.step.retry_index)]
         action_id = await database_sync_to_async(run_services.start_action)(
-            task_id=self.task_id, step_id=step_id, index=event.index, action=event.action
+            task_id=self.task_id,
+            step_id=step_id,
+            index=event.index,
+            action=event.action,
+            mode=event.mode,
+            why=event.why,
         )
         self.actions[(step_id, event.index)] = action_id
 
@@ -153,6 +169,16 @@ class RecordingHooks(RunHooks):
 
     async def browser_ready(self, session: Any) -> None:
         self.session = session
+
+    async def script(self, event: ScriptOut) -> None:
+        """A script the run recorded (or, in a replay, repaired): stored as a new version (services.scripts).
+        One that cannot be stored is logged, not raised: the run it comes from still completed."""
+        try:
+            await database_sync_to_async(script_services.save_script)(
+                task_id=self.task_id, document=event.document, healed_steps=list(event.healed_steps), reason=event.reason
+            )
+        except (LookoutError, ValueError):
+            logger.exception("the script of task %s was not stored", self.task_id)
 
     async def storage_state(self, state: dict[str, Any]) -> None:
         """A completed run's saved login: stored encrypted as the task's profile (see services.runs)."""

@@ -23,7 +23,7 @@ def list_tasks(*, organization: Organization) -> QuerySet[Task]:
 def get_task(*, organization: Organization, task_id: Any) -> Task:
     """The task if it belongs to the organization; NotFoundError otherwise (never reveals other orgs' ids)."""
     try:
-        return Task.objects.select_related("organization", "created_by", "retry_of").get(
+        return Task.objects.select_related("organization", "created_by", "retry_of", "script__lineage").get(
             pk=task_id, organization=organization
         )
     except (Task.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
@@ -35,6 +35,7 @@ def filter_tasks(
     organization: Organization,
     statuses: Iterable[str] | None = None,
     engine: str | None = None,
+    run_with: str | None = None,
     q: str = "",
     created_after: datetime | None = None,
     created_before: datetime | None = None,
@@ -46,6 +47,8 @@ def filter_tasks(
         tasks = tasks.filter(status__in=list(statuses))
     if engine:
         tasks = tasks.filter(engine=engine)
+    if run_with:
+        tasks = tasks.filter(run_with=run_with)
     if q:
         tasks = tasks.filter(
             Q(url__icontains=q)
@@ -60,12 +63,15 @@ def filter_tasks(
     return tasks
 
 
-def task_page_list(*, organization: Organization, status: str = "", engine: str = "", q: str = "") -> QuerySet[Task]:
+def task_page_list(
+    *, organization: Organization, status: str = "", engine: str = "", run_with: str = "", q: str = ""
+) -> QuerySet[Task]:
     """The dashboard's task list: newest first, with `step_count`; unknown filter values are ignored."""
     tasks = filter_tasks(
         organization=organization,
         statuses=[status] if status in Task.Status.values else None,
         engine=engine if engine in Task.Engine.values else None,
+        run_with=run_with if run_with in Task.RunWith.values else None,
         q=q,
     )
     # The step count is a correlated subquery, not a join + GROUP BY: PostgreSQL then walks the

@@ -11,6 +11,7 @@ from tasks_app.services.credentials import (
 )
 from tasks_app.services.events import record_event
 from tasks_app.services.organizations import bootstrap_first_run, create_organization, grant_admin_site_access
+from tasks_app.services.scripts import replay_task
 from tasks_app.services.tasks import (
     approve_safety_checks,
     cancel_task,
@@ -46,6 +47,7 @@ __all__ = [
     "pause_task",
     "record_event",
     "release_control",
+    "replay_task",
     "request_approval",
     "request_input",
     "resolve_api_key",

@@ -16,10 +16,11 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks_app.events import ArtifactCreatedData, EgressBlockedData
+from tasks_app.events import ActionStartedData, ArtifactCreatedData, EgressBlockedData, StepStartedData
 from tasks_app.models import Action, Artifact, Step, Task
 from tasks_app.services.credentials import mark_credentials_used, mark_profile_used, save_profile_state
 from tasks_app.services.events import record_event
+from tasks_app.services.scripts import record_replay
 from tasks_app.services.tasks import finish_task
 
 logger = logging.getLogger(__name__)
@@ -31,16 +32,19 @@ EGRESS_BLOCKED = "egress.blocked"
 # ---- steps ----------------------------------------------------------------------------------
 
 
-def start_step(*, task_id: Any, order: int, retry_index: int, url: str) -> int:
-    """A new step row (a retried step is a new row with the same order); counts as a heartbeat."""
+def start_step(*, task_id: Any, order: int, retry_index: int, url: str, mode: str = "", why: str = "") -> int:
+    """A new step row (a retried step is a new row with the same order); counts as a heartbeat. In a
+    replay, `mode` says whether the step replays a recorded action or asks the model, and `why` why it must."""
+    mode = mode if mode in Step.Mode.values else ""
     with transaction.atomic():
-        step = Step.objects.create(task_id=task_id, order=order, retry_index=retry_index, url=url[:2048])
-        Task.objects.filter(pk=task_id).update(heartbeat_at=timezone.now())
-        record_event(
-            task_id=task_id,
-            type="step.started",
-            data={"step_id": step.pk, "order": step.order, "retry_index": step.retry_index, "url": step.url},
+        step = Step.objects.create(
+            task_id=task_id, order=order, retry_index=retry_index, url=url[:2048], mode=mode, why=why if mode else ""
         )
+        Task.objects.filter(pk=task_id).update(heartbeat_at=timezone.now())
+        data: StepStartedData = {"step_id": step.pk, "order": step.order, "retry_index": step.retry_index, "url": step.url}
+        if mode:
+            data["mode"], data["why"] = mode, step.why
+        record_event(task_id=task_id, type="step.started", data=data)
     return step.pk
 
 
@@ -94,8 +98,13 @@ def finish_step(
 ACTION_FIELDS = ("action_type", "element_id", "reasoning")
 
 
-def start_action(*, task_id: Any, step_id: int, index: int, action: dict[str, Any]) -> int:
+def start_action(
+    *, task_id: Any, step_id: int, index: int, action: dict[str, Any], mode: str = "", why: str = ""
+) -> int:
     params = {k: v for k, v in action.items() if k not in ACTION_FIELDS}
+    data: ActionStartedData = {"action_id": 0, "step_id": step_id, "index": index, "action": action}
+    if mode in Step.Mode.values and mode:
+        data["mode"], data["why"] = mode, why
     with transaction.atomic():
         row = Action.objects.create(
             task_id=task_id,
@@ -106,11 +115,8 @@ def start_action(*, task_id: Any, step_id: int, index: int, action: dict[str, An
             reasoning=str(action.get("reasoning") or ""),
             parameters=params,
         )
-        record_event(
-            task_id=task_id,
-            type="action.started",
-            data={"action_id": row.pk, "step_id": step_id, "index": index, "action": action},
-        )
+        data["action_id"] = row.pk
+        record_event(task_id=task_id, type="action.started", data=data)
     return row.pk
 
 
@@ -305,14 +311,18 @@ def end_run(
     failure_reason: str = "",
     extracted_information: Any = None,
     errors: list[dict[str, Any]] | None = None,
+    replay: dict[str, Any] | None = None,
 ) -> Task:
-    """The run is over: a step still open is closed as canceled, then the task gets its final status
-    (an operator's earlier ending wins; see finish_task). Safe to call twice."""
+    """The run is over: a step still open is closed as canceled, a replay's figures are recorded (before
+    the final status, so the timeline reads them first), then the task gets its final status (an
+    operator's earlier ending wins; see finish_task). Safe to call twice."""
     task = Task.objects.select_related("organization").get(pk=task_id)
     with transaction.atomic():
         Step.objects.filter(task_id=task_id, status=Step.Status.RUNNING).update(
             status=Step.Status.CANCELED, finished_at=timezone.now(), error="the run ended during this step"
         )
+        if replay is not None and task.replay is None:
+            record_replay(task_id=task_id, replay=replay)
         return finish_task(
             task=task,
             status=status,

@@ -22,7 +22,7 @@ from tasks_app.crypto import decrypt_json, encrypt_json
 from tasks_app.egress import check_task_url
 from tasks_app.errors import InvalidRequestError, NotFoundError, TaskStateError
 from tasks_app.events import SafetyCheckData, TaskStatusData, control_group, publish
-from tasks_app.models import ApiKey, Organization, Task
+from tasks_app.models import ApiKey, Organization, Script, Task
 from tasks_app.selectors.credentials import missing_credentials, profile_exists
 from tasks_app.selectors.tasks import count_active_runs, deferred_task_ids
 from tasks_app.services.credentials import validate_name
@@ -245,16 +245,21 @@ def create_task(
     start: bool = True,
     dispatch: bool = True,
     retry_of: Task | None = None,
+    run_with: str = Task.RunWith.AGENT,
+    script: Script | None = None,
     **request: Any,
 ) -> Task:
     """Validate and store a task; with start=True it is queued and (with dispatch=True) handed to the
-    runner after commit. `dispatch=False` is for callers that execute the task themselves (run_task)."""
+    runner after commit. `dispatch=False` is for callers that execute the task themselves (run_task).
+    `run_with="script"` replays `script` (a version of this organization's, dom engine only; see
+    services.scripts.replay_task, which finds the version and the request to replay)."""
     unknown = set(request) - set(REQUEST_FIELDS)
     if unknown:
         raise InvalidRequestError(f"unknown task fields: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     if created_by is not None:
         ensure_can_control(organization=organization, actor=created_by)
     request = _split_secret_payload(validate_task_request(organization=organization, request=dict(request)))
+    _check_run_with(organization=organization, run_with=run_with, script=script, engine=request["engine"])
     user = created_by if isinstance(created_by, User) else None
     if isinstance(created_by, ApiKey):
         user = created_by.created_by
@@ -263,12 +268,29 @@ def create_task(
             organization=organization,
             created_by=user,
             retry_of=retry_of,
+            run_with=run_with,
+            script=script if run_with == Task.RunWith.SCRIPT else None,
             **{k: v for k, v in request.items() if v is not None},
         )
         record_event(task_id=task.pk, type="task.status", data={"status": task.status, "failure_reason": ""})
         if start:
             enqueue_task(task=task, dispatch=dispatch)
     return task
+
+
+def _check_run_with(*, organization: Organization, run_with: str, script: Script | None, engine: str) -> None:
+    if run_with not in Task.RunWith.values:
+        raise InvalidRequestError(f"run_with must be one of {', '.join(Task.RunWith.values)}", field="run_with")
+    if run_with != Task.RunWith.SCRIPT:
+        return
+    if script is None:
+        raise InvalidRequestError("run_with script needs a script to replay", field="run_with")
+    if script.organization_id != organization.pk:
+        raise NotFoundError("script not found")
+    if engine != Task.Engine.DOM:
+        raise InvalidRequestError(
+            "a script replays on the dom engine only (the cua engine records no script)", field="engine"
+        )
 
 
 def enqueue_task(*, task: Task, dispatch: bool = True) -> Task:
@@ -374,11 +396,22 @@ def retry_task(*, task: Task, by: Actor) -> Task:
     task.refresh_from_db(fields=["status"])
     if not task.is_final:
         raise TaskStateError(f"only a finished task can be retried; this one is {task.status.replace('_', ' ')}")
+    if task.is_replay and task.script_id is None:
+        raise TaskStateError("the script this run replayed no longer exists; replay a newer version instead")
+    return create_task(
+        organization=task.organization, created_by=by, retry_of=task, run_with=task.run_with, script=task.script,
+        **request_of(task),
+    )
+
+
+def request_of(task: Task) -> dict[str, Any]:
+    """The task's request as create_task takes it, with the real values of its secret payload keys and
+    max_steps within the organization's current limit: to run it again (retry, replay)."""
     request = {field: getattr(task, field) for field in REQUEST_FIELDS}
     request["max_steps"] = min(request["max_steps"], task.organization.max_steps_per_run)
     if task.secret_payload and isinstance(task.navigation_payload, dict):
         request["navigation_payload"] = {**task.navigation_payload, **(decrypt_json(task.secret_payload) or {})}
-    return create_task(organization=task.organization, created_by=by, retry_of=task, **request)
+    return request
 
 
 def request_approval(*, task: Task, checks: list[SafetyCheckData]) -> Task:

@@ -64,6 +64,8 @@ def webhook_payload(task: Task, event: str = "task.finished") -> dict[str, Any]:
         "created_at": task.created_at.isoformat(),
         "finished_at": task.finished_at.isoformat() if task.finished_at else None,
         "retry_of": str(task.retry_of_id) if task.retry_of_id else None,
+        "run_with": task.run_with,
+        "replay": task.replay,  # a replay's figures (model calls, tokens saved), None for runs of the model
         **extra,
     }
 

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -74,31 +77,35 @@ def credential_edit(request: HttpRequest, credential_id: int | None = None) -> H
     return render(request, "tasks_app/credential_form.html", {"org": org, "form": form, "credential": credential}, status=status)
 
 
-@login_required
-@require_POST
-def credential_delete(request: HttpRequest, credential_id: int) -> HttpResponse:
+def _delete(request: HttpRequest, *, find: Callable[[Any], Any], delete: Callable[..., None], noun: str) -> HttpResponse:
+    """An organization admin deletes one of the organization's credentials or saved logins."""
     org = _admin_org(request)
     if org is None:
         return _forbidden(request)
     try:
-        credential = selectors.get_credential(organization=org, credential_id=credential_id)
+        item = find(org)
     except NotFoundError as exc:
-        raise Http404("credential not found") from exc
-    services.delete_credential(credential=credential, by=request.user)
-    messages.success(request, f"Credential {credential.name} deleted.")
+        raise Http404(f"{noun.lower()} not found") from exc
+    delete(item, by=request.user)
+    messages.success(request, f"{noun} {item.name} deleted.")
     return redirect("credential-list")
+
+
+@login_required
+@require_POST
+def credential_delete(request: HttpRequest, credential_id: int) -> HttpResponse:
+    return _delete(
+        request, noun="Credential",
+        find=lambda org: selectors.get_credential(organization=org, credential_id=credential_id),
+        delete=lambda credential, by: services.delete_credential(credential=credential, by=by),
+    )
 
 
 @login_required
 @require_POST
 def profile_delete(request: HttpRequest, profile_id: int) -> HttpResponse:
-    org = _admin_org(request)
-    if org is None:
-        return _forbidden(request)
-    try:
-        profile = selectors.get_profile(organization=org, profile_id=profile_id)
-    except NotFoundError as exc:
-        raise Http404("profile not found") from exc
-    services.delete_profile(profile=profile, by=request.user)
-    messages.success(request, f"Saved login {profile.name} deleted.")
-    return redirect("credential-list")
+    return _delete(
+        request, noun="Saved login",
+        find=lambda org: selectors.get_profile(organization=org, profile_id=profile_id),
+        delete=lambda profile, by: services.delete_profile(profile=profile, by=by),
+    )

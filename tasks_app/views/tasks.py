@@ -16,12 +16,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from tasks_app import services
+from tasks_app import json_limits, services
 from tasks_app.access import can_control, task_for_user
 from tasks_app.errors import InvalidRequestError, LookoutError, NotFoundError, PermissionDeniedError
 from tasks_app.forms import TaskForm
 from tasks_app.models import Artifact, Task
 from tasks_app.selectors import artifacts as artifact_selectors
+from tasks_app.selectors import scripts as script_selectors
 from tasks_app.selectors import tasks as task_selectors
 from tasks_app.selectors.tasks import get_task
 from tasks_app.templatetags.dashboard import format_duration
@@ -66,6 +67,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     filters = {
         "status": request.GET.get("status", ""),
         "engine": request.GET.get("engine", ""),
+        "run_with": request.GET.get("run_with", ""),
         "q": request.GET.get("q", "").strip()[:200],
     }
     page = None
@@ -82,6 +84,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
             "can_control": org is not None and _can_control(request, org),
             "status_choices": Task.Status.choices,
             "engine_choices": Task.Engine.choices,
+            "run_with_choices": [(Task.RunWith.AGENT, "Runs of the model"), (Task.RunWith.SCRIPT, "Replays of a script")],
         },
     )
 
@@ -227,6 +230,7 @@ HEADER_CONTROLS = ("pause", "resume", "retry-step", "cancel", "terminate", "retr
 def _detail_context(request: HttpRequest, task: Task) -> dict[str, Any]:
     can_control = _can_control(request, task.organization)
     return {
+        "script": script_selectors.latest_script(task=task),
         "task": task,
         "can_control": can_control,
         "controls": [CONTROLS[name] for name in HEADER_CONTROLS] if can_control else [],
@@ -300,6 +304,58 @@ def task_control(request: HttpRequest, task_id: UUID, action: str) -> HttpRespon
         )
     messages.success(request, control.done)
     return redirect(target)
+
+
+# ---- scripts ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def task_replay(request: HttpRequest, task_id: UUID) -> HttpResponse:
+    """"Run again without the model": a new task replaying the newest script of this task's lineage, with the
+    recorded payload or the JSON given in `navigation_payload`. JSON to the page's fetch, or a redirect."""
+    task = _task_or_404(request, task_id)
+    changes: dict[str, Any] = {}
+    text = request.POST.get("navigation_payload", "").strip()
+    try:
+        if text:
+            try:
+                changes["navigation_payload"] = json_limits.loads(text)
+            except (ValueError, json_limits.JSONTooDeepError) as exc:
+                raise InvalidRequestError(f"the new payload is not valid JSON: {exc}", field="navigation_payload") from exc
+        replay = services.replay_task(organization=task.organization, by=request.user, replay_of=task, **changes)
+    except PermissionDeniedError as exc:
+        return _forbidden(request, exc.message)
+    except LookoutError as exc:  # InvalidRequestError: no script, bad payload
+        message = exc.message[:1].upper() + exc.message[1:] + "."
+        if _is_fetch(request):
+            return JsonResponse({"ok": False, "message": message}, status=exc.http_status)
+        messages.error(request, message)
+        return redirect("task-detail", task_id=task.pk)
+    done = f"Replaying version {replay.script.version if replay.script else '?'} of the script without the model."
+    target = reverse("task-detail", args=[replay.pk])
+    if _is_fetch(request):
+        return JsonResponse({"ok": True, "message": done, "status": replay.status, "redirect": target})
+    messages.success(request, done)
+    return redirect(target)
+
+
+@login_required
+def task_script(request: HttpRequest, task_id: UUID) -> HttpResponse:
+    """The script of the task's lineage as readable JSON (`?version=N`, the newest by default), its versions."""
+    task = _task_or_404(request, task_id)
+    lineage_id = script_selectors.lineage_id_of(task)
+    versions = list(script_selectors.script_versions(organization=task.organization, lineage_id=lineage_id))
+    wanted = request.GET.get("version", "")
+    script = next((v for v in versions if wanted in ("", str(v.version))), None)
+    if script is None:
+        raise Http404("no such script version" if versions else "this task has no script")
+    return render(
+        request,
+        "tasks_app/task_script.html",
+        {"task": task, "script": script, "document": script_selectors.readable_document(script), "versions": versions,
+         "lineage_id": lineage_id, "can_control": _can_control(request, task.organization)},
+    )
 
 
 # ---- artifacts --------------------------------------------------------------------------------

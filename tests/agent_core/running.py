@@ -18,6 +18,7 @@ from agent_core.types import (
     LLMResponse,
     RunHooks,
     RunOutcome,
+    ScriptOut,
     StepFinished,
     StepStarted,
     TaskSpec,
@@ -32,6 +33,7 @@ class Recorder(RunHooks):
         self.events: list[tuple[str, Any]] = []
         self.artifacts: list[ArtifactOut] = []
         self.deltas: list[str] = []
+        self.scripts: list[ScriptOut] = []  # RunHooks.script: recorded and repaired Script documents
 
     async def step_started(self, event: StepStarted) -> None:
         self.events.append(("step_started", event))
@@ -53,6 +55,9 @@ class Recorder(RunHooks):
 
     async def action_finished(self, event: ActionFinished) -> None:
         self.events.append(("action_finished", event))
+
+    async def script(self, event: ScriptOut) -> None:
+        self.scripts.append(event)
 
     def of(self, name: str) -> list[Any]:
         return [e for n, e in self.events if n == name]

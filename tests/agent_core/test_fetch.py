@@ -159,7 +159,7 @@ async def test_connection_refused_is_a_fetch_error(loopback: LoopbackServer) -> 
         await fetch("http://127.0.0.1:9/", ONLY_FIRST, timeout=5)
 
 
-# ---- the sync twin (webhooks) ---------------------------------------------------------------------------
+# ---- the blocking entry point (webhooks) ---------------------------------------------------------------------------
 def test_sync_fetch_posts_and_reads_the_answer(loopback: LoopbackServer) -> None:
     result = fetch_sync(loopback.url("/ok"), ONLY_FIRST, method="POST", content=b'{"a": 1}', max_redirects=0)
     assert (result.status_code, result.text) == (200, "ok from 127.0.0.1")
@@ -182,6 +182,12 @@ def test_sync_fetch_pins_too(loopback2: LoopbackServer) -> None:
         f"http://localhost:{loopback2.port}/ok", EgressPolicy.from_setting("127.0.0.2/32"), resolver=resolver
     )
     assert result.text == "ok from 127.0.0.2"
+
+
+async def test_sync_fetch_works_from_a_thread_that_runs_an_event_loop(loopback: LoopbackServer) -> None:
+    """Sync code called straight from async code (the loop is running in this thread) still gets its answer."""
+    result = fetch_sync(loopback.url("/ok"), ONLY_FIRST)
+    assert result.text == "ok from 127.0.0.1"
 
 
 async def test_through_a_proxy_every_hop_is_checked_before_it_is_sent(

@@ -189,3 +189,37 @@ def test_step_prompt_shows_what_each_action_changed_and_warns_about_repeats() ->
     assert "Notice:" not in step_prompt()[1]
     # the system prompt says how to read the reports and the "(new)" mark
     assert '"no visible change"' in system and "(new)" in system
+
+
+def test_step_system_prompt_documents_what_a_person_does_and_the_listing_words() -> None:
+    system, _ = step_prompt()
+    lines = {line.split('"')[1]: line for line in system.splitlines() if line.startswith('- "')}
+    assert '"value"' in lines["set_slider"] and "role=slider" in lines["set_slider"]
+    assert "hover" in lines["hover"] and "submenus" in lines["hover"]
+    assert '"offset"' in lines["read_text"] and "4000 characters" in lines["read_text"]
+    assert '["Red", "Blue"]' in lines["select_option"] and "exactly those" in lines["select_option"]
+    # the listing's words (agent_core/js/scraper.js; /work/notes/listing-attrs.md) are explained
+    for word in ("`expanded` / `collapsed`", "`haspopup=menu`", "`multiple`", "`truncated`", "`min=`", "`format=`"):
+        assert word in system, word
+    assert 'format="YYYY-MM-DD"' in system and 'format="HH:MM"' in system
+    assert "09/10/2012" in system and "refused" in system
+    assert "the action FAILED and says what the field holds now" in system
+
+
+READ = {"step": 2, "action_type": "read_text", "element_id": "e7", "reasoning": "Read the terms.", "success": True,
+        "error": None, "changes": "no visible change"}  # fmt: skip
+
+
+def test_read_text_is_shown_whole_right_after_it_and_counted_later() -> None:
+    part = {"text": 'Terms "one"\nthe end', "offset": 0, "total": 19}
+    _, user = step_prompt(history=[*HISTORY, {**READ, "read": part}])
+    assert (
+        '- step 2: read_text [e7] -> ok; its whole text (19 characters): "Terms \\"one\\"\\nthe end" (Read the terms.)'
+    ) in user
+    cut = {"text": "x" * 4000, "offset": 4000, "total": 9000}
+    _, user = step_prompt(history=[{**READ, "read": cut}])
+    assert f'read_text [e7] -> ok; characters 4000 to 8000 of its 9000; read_text with offset 8000 reads on: "{"x" * 4000}"' in user
+    later = {**HISTORY[0], "step": 3}
+    _, user = step_prompt(history=[{**READ, "read": cut}, later])
+    assert "- step 2: read_text [e7] -> ok; it held 9000 characters (no longer shown: read it again if you need it)" in user
+    assert "x" * 301 not in user

@@ -268,3 +268,27 @@ def test_masking_hooks_forward_every_hook():
     hooks = {name for name, _ in inspect.getmembers(RunHooks, inspect.iscoroutinefunction) if not name.startswith("_")}
     missing = {name for name in hooks if getattr(MaskingHooks, name) is getattr(RunHooks, name)}
     assert missing == set()
+
+
+async def test_a_crashed_run_ends_with_a_masked_reason(caplog):
+    """An exception nobody expected (a bug, a broken browser) still ends the run with a reason, and the
+    reason and the log never carry a secret value the exception happened to mention."""
+    from agent_core.control import LocalControl
+    from agent_core.egress import EgressPolicy
+    from agent_core.runner import run_agent
+    from agent_core.types import BrowserConfig, LLMConfig, RunStatus
+
+    class BrokenBrowser:
+        config = BrowserConfig(egress=EgressPolicy.from_setting("127.0.0.0/8"))
+
+        async def new_session(self, **kwargs):
+            raise RuntimeError(f"cannot type {ACME.password} or 4111111111111111")
+
+    spec = TaskSpec(url="http://127.0.0.1:9/", navigation_goal="pay", navigation_payload={"card": "4111111111111111"},
+                    secret_payload_keys=("card",), credentials=(ACME,))
+    with caplog.at_level(logging.ERROR, logger="agent_core.runner"):
+        outcome = await run_agent(spec, browser=BrokenBrowser(), llm=None, llm_config=LLMConfig(model="m"),  # type: ignore[arg-type]
+                                  hooks=RunHooks(), control=LocalControl())
+    assert outcome.status == RunStatus.FAILED
+    assert outcome.failure_reason == f"internal error: RuntimeError: cannot type {MASK} or {MASK}"
+    assert "the run crashed" in caplog.text and "4111111111111111" not in caplog.text

@@ -21,7 +21,9 @@ behave like real ones: autocomplete/ (searches on keydown after 300 ms; a phone 
 only by nearby text), signup/ (validation answered by a slow XHR, shown after a fade), dead/ (a button that does
 nothing), panels/ (a tab strip and an accordion whose content arrives after an animation), hostile/ (asks the
 agent to upload `{{internal_url}}` and posts the file back to /hostile/collect), download/archive.html (a link
-to the streamed archive).
+to the streamed archive), act_controls/ (what a person does: a multiple select, sliders answering to keys or
+to a drag, a menu opening on hover, a long textarea, date and time inputs, fields that refuse what is typed;
+each page posts to /act_controls/<page>).
 Special GET routes: /slow?seconds=N answers after N s; /echo returns the request headers as JSON;
 /download/report.csv is an attachment (REPORT_CSV); /download/archive.bin?mb=N streams an N MB attachment
 (default 3) in 64 KB pieces a few milliseconds apart, and records in `site.streams` how much it sent and
@@ -32,6 +34,7 @@ that handlers fill with an error block.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -58,6 +61,8 @@ LOGIN_USER, LOGIN_PASSWORD = "ada", "lovelace"
 SIGNUP_TAKEN = frozenset({"ada"})
 SIGNUP_CHECK_SECONDS = 0.4
 JOB_REQUIRED = ("full_name", "email", "country", "experience", "terms", "start_date")
+REPLAY_REQUIRED = ("full_name", "email", "username", "password", "plan", "terms")
+REPLAY_PLANS = {"basic": "Basic", "pro": "Pro", "team": "Team"}
 # The vault site's login: a password with characters URL and JSON encodings change, and a TOTP secret.
 VAULT_USER, VAULT_PASSWORD = "grace@vaultline.test", 'Tr0ub4dor&3 "horse" staple!'
 VAULT_TOTP_SECRET = "KRSXG5CTMVRXEZLUKN2XAZLDOJSXIMZR"
@@ -73,6 +78,11 @@ _CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
     ".pdf": "application/pdf",
 }
+
+
+def replay_account(username: str) -> str:
+    """The account number the replay/ site gives a new user."""
+    return "ACC-" + hashlib.sha1(username.encode(), usedforsecurity=False).hexdigest()[:6].upper()
 
 
 @dataclass
@@ -118,6 +128,11 @@ class TestSite:
         self._lock = threading.Lock()
         self.vault_pending: set[str] = set()  # signed in with a password, waiting for the TOTP code
         self.vault_sessions: set[str] = set()  # fully signed in
+        # The replay/ site (sign-up, review page, welcome page with an account number; replay tests) in the
+        # version up now: "v1", "v2" (redesigned: ids, a wrapper, a button's name
+        # changed), "v3" (Continue does nothing now; "Save and continue" submits), "v4" (v2, and the review
+        # page's button is "Open my account") or "closed" (no form any more). Reset by clear().
+        self.replay_variant = "v1"
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True  # a handler still sleeping in /slow must not block shutdown
         self.port: int = self._server.server_address[1]
@@ -159,6 +174,12 @@ class TestSite:
         with self._lock:
             self.submissions.clear()
             self.streams.clear()
+            self.replay_variant = "v1"
+
+    def replay_page(self, name: str, **values: str) -> Reply:
+        """A page of the replay/ site in its current version (falling back to v1's)."""
+        variant = f"replay/{self.replay_variant}/{name}"
+        return render(variant if (SITES_DIR / variant).is_file() else f"replay/v1/{name}", **values)
 
     # ---- dynamic routes ---------------------------------------------------------------------------------
     def handle_get(
@@ -183,6 +204,8 @@ class TestSite:
             return redirect("/login/")
         if path == "/login/confirm.html":
             return render("login/confirm.html", plan=query.get("plan", ""))
+        if path in ("/replay/", "/replay/index.html"):
+            return self.replay_page("index.html")
         signed_in = cookies.get("vault_session", "") in self.vault_sessions
         if path in ("/vault/", "/vault/index.html") and signed_in:
             return redirect("/vault/members.html")
@@ -243,6 +266,15 @@ class TestSite:
             return redirect(
                 "/vault/members.html", cookie=f"vault_session={token}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax"
             )
+        if path in ("/replay/signup", "/replay/confirm"):
+            values = {k: str(v) for k, v in fields.items() if isinstance(v, str)}
+            values["plan_label"] = REPLAY_PLANS.get(values.get("plan", ""), "")
+            if path == "/replay/signup":
+                missing = [name for name in REPLAY_REQUIRED if not values.get(name, "").strip()]
+                if missing:
+                    return self.replay_page("index.html", error_html=error_block("Please fill in: " + ", ".join(missing)))
+                return self.replay_page("review.html", **values)
+            return self.replay_page("done.html", account=replay_account(values.get("username", "")), **values)
         if path == "/widgets/frame-submit":
             return render("widgets/frame.html", result=f"Coupon applied: {fields.get('coupon', '')}")
         # Everything else (fetch() posts from the widgets, delayed and shifting sites): recorded, acknowledged.

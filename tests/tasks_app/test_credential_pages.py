@@ -47,6 +47,14 @@ def test_admin_adds_changes_and_deletes_a_credential_in_the_dashboard(client, or
     assert not Credential.objects.filter(pk=cred.pk).exists()
 
 
+def test_admin_deletes_a_saved_login(client, org_admin, org):
+    profile = save_profile_state(organization=org, name="acme-login", state={"cookies": []}).profile
+    client.force_login(org_admin)
+    response = client.post(reverse("profile-delete", args=[profile.pk]), follow=True)
+    assert "Saved login acme-login deleted." in response.content.decode()
+    assert not BrowserProfile.objects.filter(pk=profile.pk).exists()
+
+
 def test_operators_and_viewers_cannot_manage_credentials(client, operator, viewer, acme):
     for user in (operator, viewer):
         client.force_login(user)

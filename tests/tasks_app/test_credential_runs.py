@@ -20,6 +20,7 @@ from tasks_app.models import (
     Artifact,
     BrowserProfile,
     Credential,
+    Script,
     Step,
     Task,
     TaskEvent,
@@ -43,11 +44,12 @@ def spellings(secret: str) -> set[str]:
 
 
 def stored_bytes(task_id) -> list[tuple[str, bytes]]:
-    """Every stored byte of a task: its rows (task, steps, actions, events, webhook deliveries, artifacts)
+    """Every stored byte of a task: its rows (task, steps, actions, events, webhook deliveries, artifacts,
+    the script it recorded)
     as JSON, and every artifact file and thumbnail, zip entries (the trace) unpacked too."""
     found: list[tuple[str, bytes]] = []
     for model, lookup in ((Task, "pk"), (Step, "task_id"), (Action, "task_id"), (TaskEvent, "task_id"),
-                          (WebhookDelivery, "task_id"), (Artifact, "task_id")):
+                          (WebhookDelivery, "task_id"), (Artifact, "task_id"), (Script, "made_by_task_id")):
         rows = list(model.objects.filter(**{lookup: task_id}).values())
         found.append((model.__name__, json.dumps(rows, default=str, ensure_ascii=False).encode()))
     for artifact in Artifact.objects.filter(task_id=task_id):
@@ -134,7 +136,9 @@ async def test_login_with_a_credential_leaves_no_secret_behind_and_saves_the_log
         assert secret not in sent
     assert "{{payload.card}}" in model.requests[0].user_text()
 
-    # Every stored byte of the task: no password, TOTP secret, username or secret payload value.
+    # Every stored byte of the task (the script it recorded included): no password, TOTP secret, username or
+    # secret payload value.
+    assert await Script.objects.filter(made_by_task=task).aexists(), "the completed dom run recorded no script"
     await sync_to_async(_wait_for_webhook)(task.pk)
     assert await sync_to_async(secret_hits)(task.pk, [VAULT_PASSWORD, VAULT_TOTP_SECRET, VAULT_USER, CARD]) == []
     kinds = set(await sync_to_async(list)(Artifact.objects.filter(task=task).values_list("kind", flat=True)))

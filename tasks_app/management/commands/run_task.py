@@ -1,5 +1,6 @@
 """`manage.py run_task`: create one task, run it (in this process, or on Celery when configured), print
-progress as events arrive, then the result. Exit status 0 only when the task completed."""
+progress as events arrive, then the result. Exit status 0 only when the task completed. `--replay TASK_ID`
+runs the script that task recorded (or replays) again, without the model, with `--payload` if given."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agent_core.browser import BrowserManager
@@ -31,7 +33,11 @@ def describe(event: TaskEvent) -> str | None:
             extra = f": {d['failure_reason']}" if d.get("failure_reason") else ""
             return f"status {d['status']}{extra}"
         case "step.started":
-            return f"step {d['order']}" + (f" (retry {d['retry_index']})" if d.get("retry_index") else "") + f" at {d.get('url', '')}"
+            mode = {"replayed": " [replayed]", "model": f" [asked the model: {d.get('why') or 'no reason given'}]"}.get(
+                d.get("mode", ""), ""
+            )
+            retry = f" (retry {d['retry_index']})" if d.get("retry_index") else ""
+            return f"step {d['order']}{retry}{mode} at {d.get('url', '')}"
         case "step.finished":
             return None if d.get("success") else f"  step {d['order']} failed: {d.get('error')}"
         case "llm.response":
@@ -65,6 +71,14 @@ def describe(event: TaskEvent) -> str | None:
             return f"  {d.get('by')} {d.get('text')}"
         case "control.released":
             return f"control released by {d.get('by')}"
+        case "script.recorded":
+            return f"script version {d.get('version')} {d.get('reason')} ({d.get('steps')} actions)"
+        case "replay.finished":
+            return (
+                f"replay: {d.get('steps_replayed')} steps replayed, {d.get('steps_healed')} asked the model; "
+                f"{d.get('model_calls')} model calls (recorded run: {d.get('model_calls_recorded')}), "
+                f"{d.get('tokens_saved')} tokens saved"
+            )
     return None
 
 
@@ -77,6 +91,10 @@ def summary(task: Task) -> dict[str, Any]:
         "errors": task.errors,
         "steps": task.steps.count(),
         "usage": {"input_tokens": task.input_tokens, "output_tokens": task.output_tokens, "cost": str(task.cost)},
+        "run_with": task.run_with,
+        "script": {"id": task.script_id, "version": task.script.version} if task.script else None,
+        "replay": task.replay,
+        "duration_seconds": task.duration_seconds,
     }
 
 
@@ -84,14 +102,17 @@ class Command(BaseCommand):
     help = "Run one browser task from the shell with the model configured in the environment."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--url", required=True)
+        parser.add_argument("--url", help="start URL (required unless --replay)")
+        parser.add_argument("--replay", metavar="TASK_ID",
+                            help="run the script this task recorded (or replays) again without the model; the request "
+                            "is that run's, with --payload as the new payload if given")
         parser.add_argument("--goal", default="", help="navigation goal")
         parser.add_argument("--title", default="")
         parser.add_argument("--payload", help="navigation payload as JSON")
         parser.add_argument("--extract", default="", help="data extraction goal")
         parser.add_argument("--schema", help="file holding the JSON Schema of the extracted information")
         parser.add_argument("--errors", help="error code mapping as JSON: {code: description}")
-        parser.add_argument("--engine", choices=["dom", "cua"], default="dom")
+        parser.add_argument("--engine", choices=["dom", "cua"])
         parser.add_argument("--model", default="")
         parser.add_argument("--max-steps", type=int)
         parser.add_argument("--org", help="organization slug (default: the first)")
@@ -106,11 +127,17 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        request = self._request(opts)
-        org = self._org(opts.get("org"))
         in_process = settings.LOOKOUT_RUNNER != "celery"
         try:
-            task = services.create_task(organization=org, start=True, dispatch=not in_process, **request)
+            if opts.get("replay"):
+                task = self._replay(opts, dispatch=not in_process)
+                org = task.organization
+            else:
+                if not opts.get("url"):
+                    raise CommandError("give --url (the page the agent starts on), or --replay TASK_ID")
+                request = self._request(opts)
+                org = self._org(opts.get("org"))
+                task = services.create_task(organization=org, start=True, dispatch=not in_process, **request)
         except LookoutError as exc:
             raise CommandError(f"invalid task: {exc.message}") from exc
         self.as_json = opts["json"]
@@ -127,18 +154,49 @@ class Command(BaseCommand):
         if final.status != Task.Status.COMPLETED:
             sys.exit(1)
 
+    # Options that describe a new request, which a replay takes from the recorded run instead.
+    REPLAY_REFUSES = ("url", "goal", "title", "extract", "schema", "errors", "credential", "profile", "save_profile", "webhook")
+
+    def _replay(self, opts: dict[str, Any], *, dispatch: bool) -> Task:
+        """A task replaying the script of --replay TASK_ID (its organization's; --org, if given, must match)."""
+        given = [f"--{name.replace('_', '-')}" for name in self.REPLAY_REFUSES if opts.get(name)]
+        if given:
+            raise CommandError(f"--replay takes the request from the recorded run: leave out {', '.join(given)}")
+        if opts.get("engine") not in (None, "dom"):
+            raise CommandError("--replay runs on the dom engine only (the cua engine records no script)")
+        try:
+            source = Task.objects.select_related("organization", "script").get(pk=opts["replay"])
+        except (Task.DoesNotExist, ValueError, DjangoValidationError) as exc:
+            raise CommandError(f"--replay: no task {opts['replay']}") from exc
+        if opts.get("org") and source.organization.slug != opts["org"]:
+            raise CommandError(f"--replay: no task {opts['replay']} in organization {opts['org']!r}")
+        changes: dict[str, Any] = {}
+        if opts.get("payload") is not None:
+            changes["navigation_payload"] = self._load("payload", opts["payload"])
+        if opts.get("secret_key"):
+            changes["secret_payload_keys"] = opts["secret_key"]
+        if opts.get("model"):
+            changes["model"] = opts["model"]
+        if opts.get("max_steps"):
+            changes["max_steps"] = opts["max_steps"]
+        return services.replay_task(
+            organization=source.organization, by=None, replay_of=source, dispatch=dispatch, **changes
+        )
+
+    @staticmethod
+    def _load(name: str, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--{name} is not valid JSON: {exc}") from exc
+
     def log(self, line: str) -> None:
         (self.stderr if self.as_json else self.stdout).write(line)
 
     def _request(self, opts: dict[str, Any]) -> dict[str, Any]:
-        def load(name: str, text: str | None) -> Any:
-            if text is None:
-                return None
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise CommandError(f"--{name} is not valid JSON: {exc}") from exc
-
+        load = self._load
         schema = None
         if opts.get("schema"):
             path = Path(opts["schema"])
@@ -153,7 +211,7 @@ class Command(BaseCommand):
             "navigation_payload": load("payload", opts.get("payload")),
             "extracted_information_schema": schema,
             "error_code_mapping": load("errors", opts.get("errors")),
-            "engine": opts["engine"],
+            "engine": opts.get("engine") or "dom",
             "model": opts["model"],
             "max_steps": opts.get("max_steps"),
             "webhook_callback_url": opts["webhook"],

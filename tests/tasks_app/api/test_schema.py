@@ -14,7 +14,7 @@ OPERATIONS = {
     ("get", "/api/v1/tasks/"), ("post", "/api/v1/tasks/"), ("get", "/api/v1/tasks/{task_id}/"),
     ("get", "/api/v1/tasks/{task_id}/steps/"), ("get", "/api/v1/tasks/{task_id}/actions/"),
     ("get", "/api/v1/tasks/{task_id}/artifacts/"), ("get", "/api/v1/tasks/{task_id}/artifacts/{artifact_id}/content"),
-    ("get", "/api/v1/tasks/{task_id}/events/"),
+    ("get", "/api/v1/tasks/{task_id}/events/"), ("get", "/api/v1/tasks/{task_id}/script/"),
     *{("post", f"/api/v1/tasks/{{task_id}}/{action}/") for action in
       ("pause", "resume", "terminate", "cancel", "retry", "retry-step", "approve", "deny",
        "take-control", "release-control", "answer")},
@@ -50,7 +50,7 @@ def test_schema_is_served_and_complete(client):
     assert set(request["properties"]) == {
         "url", "title", "navigation_goal", "data_extraction_goal", "navigation_payload",
         "extracted_information_schema", "error_code_mapping", "webhook_callback_url", "engine", "model", "max_steps",
-        "credentials", "secret_payload_keys", "profile", "save_profile",
+        "credentials", "secret_payload_keys", "profile", "save_profile", "run_with", "replay_of", "script_id",
     }
     assert schema["paths"]["/api/v1/tasks/{task_id}/pause/"]["post"]["responses"].keys() >= {"200", "404", "409"}
 

@@ -107,3 +107,29 @@ def test_skyverns_client_drives_lookout(skyvern_client, org_key, settings):
 
     with pytest.raises(NotFoundError):
         client.get_run("6d7f0a7c-0000-4000-8000-000000000000")
+
+
+def test_skyverns_client_runs_again_with_code(skyvern_client, org_key, settings):
+    """`run_task(run_with="code")`: the first run of a request goes to the model (and records a script when
+    it completes); the next one replays that script, and the client reads which script it ran."""
+    from tasks_app.models import Organization
+    from tasks_app.services.scripts import save_script
+    from tests.tasks_app.recorded import DOCUMENT
+
+    settings.LOOKOUT_RUNNER = "inprocess"
+    client = skyvern_client
+    first = client.run_task(prompt="Sign up with the payload's email", url="https://example.test/signup", run_with="code")
+    assert first.run_request.run_with == "agent" and first.script_run is None
+    task = services.claim_task(task_id=first.run_id, worker="test-worker")
+    services.finish_task(task=task, status=Task.Status.COMPLETED)
+    typed = {**DOCUMENT["steps"][0], "params": {"text": "ada@example.test"}}  # no payload here: text as typed
+    document = {**DOCUMENT, "steps": [typed, *DOCUMENT["steps"][1:]]}
+    version = save_script(task_id=task.pk, document=document, healed_steps=[], reason="recorded")  # as the run would
+
+    again = client.run_task(prompt="Sign up with the payload's email", url="https://example.test/signup", run_with="code")
+    assert again.run_request.run_with == "code"
+    assert again.script_run.script_id == first.run_id and again.script_run.script_revision_id == str(version.pk)
+    assert not again.script_run.ai_fallback_triggered
+    replay = Task.objects.get(pk=again.run_id)
+    assert replay.run_with == "script" and replay.organization == Organization.objects.get(slug="skyvern-users")
+    assert client.get_run(again.run_id).script_run.script_revision_id == str(version.pk)
