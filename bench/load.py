@@ -372,6 +372,7 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"  live view            {statistics.median(fps):.1f} frames/s per viewer (median of {len(fps)})")
     print(f"  machine              load average {load_start} at start, {load_end} at the end ({os.cpu_count()} cores); "
           f"PostgreSQL connect+query p50 {percentile(probes, 0.5):.0f} ms, p95 {percentile(probes, 0.95):.0f} ms")
+    print(f"  logs                 {var_dir} (daphne*.log, one log per worker)")
     print(f"  errors               {len(errors)}")
     for error in errors[:10]:
         print(f"    {error}")
