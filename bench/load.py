@@ -3,11 +3,15 @@
 Starts what the README's "Production" section runs, as real processes on this machine: PostgreSQL and Redis
 (already running here), a daphne ASGI server and Celery workers; plus a local test site and the fake
 OpenAI-compatible model (instant, or after --model-delay). It dispatches --runs tasks at once, connects
---viewers websocket clients (half on timelines, half on live views, spread over the runs), and prints:
-runs completed per minute, median and p95 run time, memory (PSS) per worker and per concurrent run, event
-latency at the viewers (p50/p95), frames per second per live-view viewer, and errors (must be 0).
+--viewers websocket clients (half on timelines, half on live views, spread over the runs and over --asgi
+daphne processes), and prints: runs completed per minute, median and p95 run time, memory (PSS) per worker
+and per concurrent run (--breakdown: per component), event latency at the viewers (p50/p95 of events that
+happened while the socket was open), handshake times, frames per second per live-view viewer, how loaded
+the machine was, and errors (must be 0: failed runs, refused handshakes, a viewer that missed its run's end).
 
-    .venv/bin/python bench/load.py                      # 8 runs, 2 workers x 4, 20 viewers
+    make load                                           # 8 runs, 2 workers x 4, 20 viewers, one daphne
+    make load ARGS="--breakdown"                        # and where the memory goes
+    make load ARGS="--viewers 100 --asgi 3"             # 100 viewers over three daphne processes
     .venv/bin/python bench/load.py --runs 16 --workers 2 --concurrency 8 --viewers 100 --model-delay 0.5
 
 Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/lookout_load, created if
