@@ -6,7 +6,7 @@ PORT   ?= 8000
 HOST   ?= 127.0.0.1
 CONCURRENCY ?= 2
 
-.PHONY: install system-deps run worker beat test test-fast lint vendor clean
+.PHONY: install system-deps run worker beat test test-fast lint load vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+
+# The load bench: the production stack (daphne, Celery workers) under concurrent runs and websocket viewers.
+# Needs PostgreSQL and Redis (bench/load.py's docstring); flags through ARGS, e.g.
+#   make load ARGS="--runs 8 --viewers 100 --breakdown"
+load: install
+	$(BIN)/python bench/load.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var/staticfiles

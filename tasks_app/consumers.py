@@ -84,25 +84,34 @@ class AccessRecheck:
 
 
 class Forwarding:
-    """Mixin: the channel-layer messages in FORWARDED are handled on the event loop at once. Channels'
-    dispatch first hops to the sync thread to close stale database connections, for every message of every
-    socket: with 100 viewers at 50 events/s that is 5,000 hops a second through one thread, the whole cost
-    of the fan-out. These handlers use no database connection, or one through database_sync_to_async,
+    """Mixin: the channel-layer messages in FORWARDED, and the socket's own connect, receive and disconnect,
+    are handled on the event loop at once. Channels' dispatch first hops to the sync thread to close stale
+    database connections, for every message of every socket: with 100 viewers at 50 events/s that is 5,000
+    hops a second through one thread, the whole cost of the fan-out; and a handshake queued one more trip
+    behind every other socket's (20 viewers connecting at once on a busy machine went past daphne's 5 s
+    handshake limit). These handlers use no database connection, or one through database_sync_to_async,
     which closes stale connections itself."""
 
     FORWARDED: frozenset[str] = frozenset()
+    SOCKET_MESSAGES = frozenset({"websocket.connect", "websocket.receive", "websocket.disconnect"})
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        if message.get("type") in self.FORWARDED:
+        if message.get("type") in self.FORWARDED or message.get("type") in self.SOCKET_MESSAGES:
             await getattr(self, get_handler_name(message))(message)
             return
         await super().dispatch(message)  # type: ignore[misc]
 
 
 @database_sync_to_async
-def _may_control(user: Any, task_id: Any) -> bool:
+def _live_view_access(user: Any, task_id: Any) -> tuple[bool, int | None, str] | None:
+    """None if the user may not watch the task; else (may control it, holder id, holder label). One trip
+    to the sync thread (and one database connection) for the whole handshake: under load every trip
+    waits its turn behind every other socket's, and daphne drops a handshake not accepted in 5 s."""
     task = task_for_user(user=user, task_id=task_id)
-    return task is not None and can_control(organization=task.organization, actor=user)
+    if task is None:
+        return None
+    holder_id, holder = control_holder(task_id=task_id)
+    return can_control(organization=task.organization, actor=user), holder_id, holder
 
 
 @database_sync_to_async
@@ -199,18 +208,18 @@ class FramesConsumer(Forwarding, AccessRecheck, AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.task_id = self.scope["url_route"]["kwargs"]["task_id"]
-        if not await _allowed(self.scope.get("user"), self.task_id):
+        user = self.scope.get("user")
+        access = await _live_view_access(user, self.task_id)
+        if access is None:
             await self.close(code=4403)
             return
+        self.may_control, self.holder_id, holder = access
+        self.holder_checked = time.monotonic()
+        self.user_id = getattr(user, "pk", None)
         self.group = frames_group(self.task_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await live_view.viewer_joined(self.task_id)
         self.counted = True
-        user = self.scope.get("user")
-        self.user_id = getattr(user, "pk", None)
-        self.may_control = await _may_control(user, self.task_id)
-        self.holder_id, holder = await _holder(self.task_id)
-        self.holder_checked = time.monotonic()
         await self.accept()
         if holder:  # a viewer who reloads keeps the control they hold (the agent says when it is ready)
             await self._send_control(holder_id=self.holder_id, holder=holder, ready=False)

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -92,12 +93,31 @@ def _executable(candidate: str) -> str | None:
     return shutil.which(candidate)
 
 
+# Playwright (1.5x) records with libvpx-vp9 at the size it is given: at 1280x800 its encoder holds about
+# 140 MB per page, the largest part of what a recorded run costs. The shim hands Playwright this script
+# instead of ffmpeg: the same command with VP8 (libvpx, same .webm container, plays in every browser),
+# which encodes in realtime mode with a fraction of the memory and CPU; VP9's tiling options are dropped.
+FFMPEG_WRAPPER = """#!/bin/sh
+# Lookout: Playwright's video encoding with VP8 in place of VP9 (agent_core/browser/launch.py).
+n=$#
+while [ "$n" -gt 0 ]; do
+  a=$1; shift; n=$((n - 1))
+  case "$a" in
+    libvpx-vp9) a=libvpx ;;
+    -row-mt|-tile-columns) shift; n=$((n - 1)); continue ;;
+  esac
+  set -- "$@" "$a"
+done
+exec {ffmpeg} "$@"
+"""
+
+
 def _ffmpeg_shim() -> str | None:
     """A PLAYWRIGHT_BROWSERS_PATH under which Playwright finds the system ffmpeg, or None if not needed.
 
     Playwright records video with its own ffmpeg build, which it downloads, and downloads are impossible
-    here; the system ffmpeg does the same job. The shim is a fresh private temp dir (never a shared path
-    another user could plant a binary in).
+    here; the system ffmpeg does the same job, called through FFMPEG_WRAPPER. The shim is a fresh private
+    temp dir (never a shared path another user could plant a binary in).
     """
     if os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or not sys.platform.startswith("linux"):
         return None
@@ -116,7 +136,9 @@ def _ffmpeg_shim() -> str | None:
         return None
     root = Path(tempfile.mkdtemp(prefix="lookout-playwright-"))
     (root / f"ffmpeg-{revision}").mkdir()
-    (root / f"ffmpeg-{revision}" / "ffmpeg-linux").symlink_to(system_ffmpeg)
+    wrapper = root / f"ffmpeg-{revision}" / "ffmpeg-linux"
+    wrapper.write_text(FFMPEG_WRAPPER.format(ffmpeg=shlex.quote(system_ffmpeg)))
+    wrapper.chmod(0o700)
     return str(root)
 
 

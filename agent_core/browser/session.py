@@ -33,6 +33,17 @@ from agent_core.types import BrowserConfig
 
 log = logging.getLogger(__name__)
 
+VIDEO_MAX_SIDE = 800
+
+
+def video_size(width: int, height: int) -> dict[str, int]:
+    """The recording's frame size: the viewport scaled down to fit VIDEO_MAX_SIDE (Playwright's own default),
+    even sides. 1280x800 records at 800x500: the encoder holds a third of the memory of the full size, the
+    text stays legible, and the trace keeps full-size screenshots."""
+    scale = min(1.0, VIDEO_MAX_SIDE / max(width, height))
+    return {"width": int(width * scale) & ~1, "height": int(height * scale) & ~1}
+
+
 _STREAMING_RESOURCES = frozenset({"websocket", "eventsource", "media", "manifest", "other"})
 # A request older than this is treated as a long poll, not as loading.
 _STALE_REQUEST_S = 5.0
@@ -231,7 +242,7 @@ class BrowserSession:
         if config.video_dir:
             Path(config.video_dir).mkdir(parents=True, exist_ok=True)
             options["record_video_dir"] = config.video_dir
-            options["record_video_size"] = viewport
+            options["record_video_size"] = video_size(config.viewport_width, config.viewport_height)
         if config.har_path:
             Path(config.har_path).parent.mkdir(parents=True, exist_ok=True)
             options["record_har_path"] = config.har_path

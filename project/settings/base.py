@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -130,6 +131,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+    # Each process keeps a few connections open (Django's psycopg pool) instead of opening one per database
+    # trip: the websockets' trips all queue on daphne's one sync thread, and under load a fresh connection
+    # costs 40-200 ms there (a handshake pays two or three trips, daphne drops it after 5 s). 0 turns it off.
+    DB_POOL_SIZE = env.int("LOOKOUT_DB_POOL_SIZE", default=8)
+    if DB_POOL_SIZE < 0:
+        raise ConfigError(f"LOOKOUT_DB_POOL_SIZE must be 0 (no pool) or more: {DB_POOL_SIZE}")
+    if DB_POOL_SIZE and importlib.util.find_spec("psycopg_pool") is None:
+        raise ConfigError("the database pool needs psycopg_pool: run `make install` (pip install 'psycopg[pool]'), "
+                          "or set LOOKOUT_DB_POOL_SIZE=0")
+    if DB_POOL_SIZE and DATABASES["default"]["CONN_MAX_AGE"] == 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30}
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection PostgreSQL dropped is replaced, not used
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---- Redis: channel layer, Celery broker and cache when REDIS_URL is set -------------------

@@ -11,6 +11,9 @@ os.environ.setdefault("LOOKOUT_PRODUCTION", "0")
 from project.settings.base import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The test process opens and drops test databases and races real connections in threads: plain connections
+# there. The stack the integration tests start (daphne, workers: project.settings.base) uses the pool.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="lookout-test-artifacts-"))

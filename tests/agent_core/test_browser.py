@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 import struct
+import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 
 from agent_core.actions import Click, execute_action
 from agent_core.browser import BrowserManager, find_chromium, jpeg_size, proxy_settings, validate_start_url
+from agent_core.browser.session import video_size
 from agent_core.errors import BrowserError, InvalidTaskError
 from agent_core.scraper import scrape
 from agent_core.types import Frame
@@ -230,6 +233,34 @@ async def test_recordings_are_returned_on_close(
         assert path.is_file() and path.stat().st_size > 0
     assert "table/" in outputs["har"].read_text()
     assert await recorded.close() == {}
+
+
+@pytest.mark.browser
+@pytest.mark.asyncio(loop_scope="session")
+async def test_video_is_vp8_at_a_reduced_size_and_plays(
+    site: TestSite, browser_manager: BrowserManager, tmp_path: Path
+) -> None:
+    """The ffmpeg wrapper records VP8 (a fraction of VP9's encoder memory) and the frame fits 800 pixels."""
+    assert shutil.which("ffprobe"), "ffmpeg is a system dependency (make system-deps)"
+    config = replace(TEST_BROWSER_CONFIG, video_dir=str(tmp_path / "video"), viewport_width=1280, viewport_height=800)
+    recorded = await browser_manager.new_session(config=config)
+    await recorded.goto(site.url("misc/animate.html"))
+    await recorded.screenshot()
+    video = (await recorded.close())["video"]
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-of", "json",
+         "-show_entries", "stream=codec_name,width,height,nb_read_frames", str(video)],
+        capture_output=True, text=True, check=True,
+    )
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert (stream["codec_name"], stream["width"], stream["height"]) == ("vp8", 800, 500)
+    assert int(stream["nb_read_frames"]) >= 1  # decodes: the dashboard's player can show it
+
+
+def test_video_size_fits_800_pixels_with_even_sides() -> None:
+    assert video_size(1280, 800) == {"width": 800, "height": 500}
+    assert video_size(1000, 1999) == {"width": 400, "height": 800}
+    assert video_size(640, 480) == {"width": 640, "height": 480}  # never scaled up
 
 
 @pytest.mark.browser

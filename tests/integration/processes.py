@@ -93,8 +93,8 @@ def celery_worker(
     return proc
 
 
-def daphne(env: dict[str, str], log_dir: Path, port: int) -> Proc:
-    proc = Proc("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], env, log_dir)
+def daphne(env: dict[str, str], log_dir: Path, port: int, name: str = "daphne") -> Proc:
+    proc = Proc(name, [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], env, log_dir)
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -39,6 +39,8 @@ def manage(tmp_path, **env):
         ({"LOOKOUT_RUNNER": "threads"}, "LOOKOUT_RUNNER must be"),
         ({"LOOKOUT_RUNNER": "celery"}, "LOOKOUT_RUNNER=celery needs REDIS_URL"),
         ({"CSRF_TRUSTED_ORIGINS": "lookout.example.com"}, "need a scheme"),
+        ({"DATABASE_URL": "postgres://u@127.0.0.1:5432/lookout", "SECRET_KEY": "x" * 50, "LOOKOUT_ENCRYPTION_KEY": FERNET_KEY,
+          "LOOKOUT_DB_POOL_SIZE": "-1"}, "LOOKOUT_DB_POOL_SIZE must be 0 (no pool) or more"),
     ],
 )
 def test_misconfiguration_is_one_line(tmp_path, env, message):
@@ -106,7 +108,8 @@ def test_models_default_to_the_engines_defaults(tmp_path):
 def test_production_settings_pick_redis_and_celery(tmp_path):
     code = (
         "import django, os; django.setup(); from django.conf import settings as s; "
-        "print(s.CHANNEL_LAYERS['default']['BACKEND'], s.LOOKOUT_RUNNER, s.CELERY_BROKER_URL, s.DATABASES['default']['ENGINE'])"
+        "print(s.CHANNEL_LAYERS['default']['BACKEND'], s.LOOKOUT_RUNNER, s.CELERY_BROKER_URL, s.DATABASES['default']['ENGINE'], "
+        "s.DATABASES['default']['OPTIONS']['pool']['max_size'])"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
     env.update(
@@ -126,4 +129,5 @@ def test_production_settings_pick_redis_and_celery(tmp_path):
         "celery",
         "redis://127.0.0.1:6379/3",
         "django.db.backends.postgresql",
+        "8",  # each process reuses up to 8 PostgreSQL connections (LOOKOUT_DB_POOL_SIZE)
     ]
