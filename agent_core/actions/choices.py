@@ -121,7 +121,7 @@ def _choice(element: Element, options: list[dict[str, Any]], name: str) -> dict[
 
 async def _check_chosen(element: Element, locator: Locator, picked: list[dict[str, str]]) -> None:
     try:
-        held: list[dict[str, str]] | None = await read_now(locator, _CHOSEN_JS)
+        held: list[dict[str, str]] | None = await read_now(element, locator, _CHOSEN_JS)
     except PlaywrightError:
         return  # gone or replaced since: nothing left to compare
     if held is None or {o["value"] for o in held} == {o["value"] for o in picked}:

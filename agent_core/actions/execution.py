@@ -275,7 +275,7 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
 async def _check_checked(element: Element, locator: Locator, checked: bool) -> None:
     """On the settled page: a box the page unticked again (or ticked) a moment later fails the action."""
     try:
-        state = await read_now(locator, _CHECKED_JS)
+        state = await read_now(element, locator, _CHECKED_JS)
     except PlaywrightError:
         return  # gone or replaced since: nothing left to compare
     if state is not None and state != checked:

@@ -171,16 +171,22 @@ async def _formatted(element: Element, locator: Locator, text: str) -> tuple[str
     return value, data
 
 
-async def read_now(locator: Locator, script: str) -> Any:
+async def read_now(element: Element, locator: Locator, script: str) -> Any:
     """`script` run on the element if it is still there (None if not), in one round trip and without waiting
-    for it: a check after an action reads the element as it is, or finds it gone."""
-    found = await locator.evaluate_all(f"els => els.length ? ({script})(els[0]) : null")
-    return found
+    for it: a check after an action reads the element as it is, or finds it gone. An element of the top
+    document outside shadow roots is read with one plain evaluate (a locator's evaluate_all costs several
+    round trips through Playwright's selector engine: ~5 ms a step)."""
+    if not element.frame_path and not element.in_shadow:
+        return await locator.page.main_frame.evaluate(
+            f"sel => {{ const el = document.querySelector(sel); return el ? ({script})(el) : null; }}",
+            element.selector,
+        )
+    return await locator.evaluate_all(f"els => els.length ? ({script})(els[0]) : null")
 
 
 async def _check_holds(element: Element, locator: Locator, expected: str, *, secret: bool) -> None:
     try:
-        held = await read_now(locator, _HOLDS_JS)
+        held = await read_now(element, locator, _HOLDS_JS)
     except PlaywrightError:
         return  # gone or replaced since (a re-render): nothing left to compare
     if held is None:
