@@ -48,8 +48,6 @@ _STREAMING_RESOURCES = frozenset({"websocket", "eventsource", "media", "manifest
 # A request older than this is treated as a long poll, not as loading.
 _STALE_REQUEST_S = 5.0
 
-# Take (and forget) whether the page began leaving for another document since it was last asked.
-_TAKE_LEAVING_JS = "() => { const leaving = !!window.__lookoutLeaving; window.__lookoutLeaving = false; return leaving; }"
 # In every document: note when a navigation to another document begins (a form submitted with Enter, a
 # link). Chromium starts its request a moment later, later still through the egress route and proxy, and
 # until then nothing on the network side says the page is about to change.
@@ -562,7 +560,7 @@ class BrowserSession:
                 state = await settle_in(page, options(), left_ms() / 1000 + 0.5)
                 # A navigation to another document began (a form submitted with Enter) and its request is not
                 # out yet (it leaves later through the egress route and proxy): wait for it, then settle again.
-                if await page.evaluate(_TAKE_LEAVING_JS) and self._requests_started == requests_before:
+                if state and state.get("leaving") and self._requests_started == requests_before:
                     await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms() / 1000))
                     continue
                 if frame is not None:
@@ -570,9 +568,9 @@ class BrowserSession:
                     if not touched.is_detached():
                         # Its navigation ("context destroyed") or detachment only means it moved on.
                         with contextlib.suppress(PlaywrightError):
-                            await settle_in(touched, options(), left_ms() / 1000 + 0.5)
+                            touched_state = await settle_in(touched, options(), left_ms() / 1000 + 0.5)
                             # The frame may be leaving too (its form submitted): wait for that request.
-                            if await touched.evaluate(_TAKE_LEAVING_JS) and self._requests_started == requests_before:
+                            if touched_state and touched_state.get("leaving") and self._requests_started == requests_before:
                                 await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms() / 1000))
             except (TimeoutError, PlaywrightError):
                 # Mostly "execution context was destroyed": a navigation started; go round again.

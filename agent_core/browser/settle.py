@@ -27,12 +27,16 @@ def watcher_js() -> str:
 
 # The short form runs where the init script installed the watcher (nearly everywhere); the long one carries
 # the watcher's source to a document that started without it.
-_SETTLE_JS = "(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts) : null"
+# Both also say (`leaving`) whether a navigation to another document began meanwhile (set by the session's
+# init script; read and cleared here, so settling stays one round trip).
+_TAKE_LEAVING = "const leaving = !!window.__lookoutLeaving; window.__lookoutLeaving = false;"
+_SETTLED = f"state => {{ {_TAKE_LEAVING} return Object.assign(state, {{leaving}}); }}"
+_SETTLE_JS = f"(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts).then({_SETTLED}) : null"
 
 
 @functools.cache
 def _install_and_settle_js() -> str:
-    return "(opts) => {\n" + watcher_js() + "\nreturn window.__lookoutWatch.settle(opts);\n}"
+    return "(opts) => {\n" + watcher_js() + f"\nreturn window.__lookoutWatch.settle(opts).then({_SETTLED});\n}}"
 
 
 async def settle_in(target: Page | PlaywrightFrame, options: dict[str, float], timeout_s: float) -> Any:
