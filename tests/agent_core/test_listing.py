@@ -21,6 +21,56 @@ LETTER_START = (  # the first 119 characters of the letter on formats/, then the
     "Dear committee, this letter explains at length why the old bridge deserves repair before winter this letter explains at"
 )
 PAGES: dict[str, list[str]] = {
+    # act_controls/: the pages of what a person does (tests/agent_core/test_person_actions.py)
+    "act_controls/index.html": [
+        '<a href="choices.html">A pizza with several toppings</a>',
+        '<a href="sliders.html">Room settings</a>',
+        '<a href="menu.html">A shop menu that opens on hover</a>',
+        '<a href="text.html">Terms with the code word at the end</a>',
+        '<a href="dates.html">Travel dates</a>',
+        '<a href="rejects.html">A checkout that refuses some input</a>',
+    ],
+    "act_controls/choices.html": [
+        '<select name=size label="Size" value="m" options="Small (s)|Medium (m)*|Large (l)">',
+        '<select name=toppings label="Toppings (hold Ctrl to choose several)" options="Cheese (cheese)*|Mushrooms '
+        '(mushrooms)|Olives (olives)|Peppers (peppers)|Onions (onions)|Pineapple (sold out) (pineapple)" multiple>',
+        "<button>Order</button>",
+    ],
+    "act_controls/dates.html": [
+        '<input type=date name=departure label="Departure date" value="" format="YYYY-MM-DD">',
+        '<input type=time name=departure_time label="Departure time" value="" format="HH:MM">',
+        '<input type=date name=birthday label="Date of birth (MM/DD/YYYY)" value="" format="YYYY-MM-DD">',
+        '<input type=date name=return_date label="Return date" value="" format="YYYY-MM-DD">',
+        '<input type=month name=card_expiry label="Card expiry" value="" format="YYYY-MM">',
+        '<input type=week name=week label="Preferred week" value="" format="YYYY-Www">',
+        '<input type=datetime-local name=meeting label="Meet the guide" value="" format="YYYY-MM-DDTHH:MM">',
+        "<button>Book</button>",
+    ],
+    "act_controls/menu.html": [  # the submenus open on hover; until then a person sees two entries
+        '<a haspopup=menu href="overview.html?section=products">Products</a>',
+        '<a href="overview.html?section=support">Support</a>',
+    ],
+    "act_controls/rejects.html": [
+        '<input type=text name=name label="Name on the order" value="">',
+        '<input type=text name=promo label="Promo code" value="">',
+        '<select name=shipping label="Shipping" value="standard" options="Standard (standard)*|Express (express)">',
+        '<input type=text name=zip label="Zip code" value="">',
+        '<input type=checkbox name=gift label="Gift wrap" value="yes">',
+        "<button>Place order</button>",
+    ],
+    "act_controls/sliders.html": [
+        '<input type=range name=volume label="Volume" value="20" min=0 max=100 step=5>',
+        '<span role=slider label="Brightness" value="2" min=0 max=10>',
+        '<span role=slider label="Temperature" value="18" min=10 max=30>',  # drag only: listed by its role
+        '<span role=spinbutton label="Guests" value="2" min=1 max=8>2</span>',
+        "<button>Save settings</button>",
+    ],
+    "act_controls/text.html": [
+        '<textarea name=terms label="Terms" value="1. About returns: the customer and the shop agree that every '
+        'question of returns is settled by these terms, read in ful…" truncated readonly>',
+        '<input type=text name=word label="The last word of the terms" value="">',
+        "<button>Accept</button>",
+    ],
     "feed/": [
         '<textarea name=draft placeholder="What\'s happening?" value="">',
         '<button label="image"></button>',  # a button around an SVG sprite icon: one entry
