@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
 os.environ.setdefault("LOOKOUT_PRODUCTION", "0")
+os.environ.setdefault("LOOKOUT_API_RATE", "")  # the bench times pages, not the throttle (120 requests a minute per key)
 
 import django  # noqa: E402
 
