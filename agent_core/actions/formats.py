@@ -196,13 +196,18 @@ def _month(text: str, order: DateOrder | None) -> str:
     named = _MONTH_NAMED.match(cleaned)
     if named and named.group(1).lower() in _MONTHS:
         return f"{int(named.group(2)):04d}-{_MONTHS[named.group(1).lower()]:02d}"
+    day = _date_for(cleaned, text, order, "month")
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _date_for(cleaned: str, text: str, order: DateOrder | None, kind: str) -> date:
+    """The day a month or week field was given as a date; an ambiguous date stays refused as such."""
     try:
-        day = _date(cleaned, order, "month")
+        return _date(cleaned, order, kind)
     except FormatRefused as exc:
         if "ambiguous" in str(exc):
             raise
-        raise _refuse(text, "month", f"{text!r} is not a month this field can read") from None
-    return f"{day.year:04d}-{day.month:02d}"
+        raise _refuse(text, kind, f"{text!r} is not a {kind} this field can read") from None
 
 
 def _week(text: str, order: DateOrder | None) -> str:
@@ -214,12 +219,7 @@ def _week(text: str, order: DateOrder | None) -> str:
         except ValueError:
             raise _refuse(text, "week", f"{year} has no week {int(week)}") from None
         return f"{int(year):04d}-W{int(week):02d}"
-    try:
-        day = _date(text, order, "week")
-    except FormatRefused as exc:
-        if "ambiguous" in str(exc):
-            raise
-        raise _refuse(text, "week", f"{text!r} is not a week this field can read") from None
+    day = _date_for(text, text, order, "week")
     year, week, _ = day.isocalendar()
     return f"{year:04d}-W{week:02d}"
 
