@@ -25,7 +25,7 @@ from agent_core.actions.execution import execute_action
 from agent_core.actions.vocabulary import Action, action_to_dict
 from agent_core.browser.settle import ACTION_SETTLE_MS
 from agent_core.engines.dom import DomEngine, PageView, StepTimings, _Before
-from agent_core.engines.steps import StepResult
+from agent_core.engines.steps import StepResult, one_step
 from agent_core.errors import RetryStepRequested, RunTerminatedError, StepFailedError
 from agent_core.extraction import validate_extraction
 from agent_core.llm import LLMReply
@@ -356,20 +356,10 @@ class ReplayEngine(DomEngine):
         self.model_steps += 1
         first = len(self.new_version.steps)
         order = self._next_ref().order
-        retry, failures = 0, 0
         try:
-            while True:
-                result = await self._step(StepRef(order, retry))
-                if result.kind == "operator_retry":
-                    retry += 1
-                    continue
-                if result.kind == "failed":
-                    failures += 1
-                    retry += 1
-                    if failures > self.config.max_retries_per_step:
-                        return result
-                    continue
-                break
+            result, _, _ = await one_step(self._step, order, max_retries=self.config.max_retries_per_step)
+            if result.kind == "failed":
+                return result
         finally:
             self.mode, self.why = REPLAYED, ""
         self.healed += range(first + 1, len(self.new_version.steps) + 1)

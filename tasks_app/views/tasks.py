@@ -255,6 +255,16 @@ def task_summary(request: HttpRequest, task_id: UUID) -> HttpResponse:
     return render(request, "tasks_app/_task_summary.html", _detail_context(request, task))
 
 
+def _refused(request: HttpRequest, task: Task, exc: LookoutError) -> HttpResponse:
+    """A control or an answer the task's state (or the input) refused: JSON to the page's fetch, or a
+    redirect back with the message."""
+    message = exc.message[:1].upper() + exc.message[1:] + "."
+    if _is_fetch(request):
+        return JsonResponse({"ok": False, "message": message}, status=exc.http_status)
+    messages.error(request, message)
+    return redirect("task-detail", task_id=task.pk)
+
+
 @login_required
 @require_POST
 def task_answer(request: HttpRequest, task_id: UUID) -> HttpResponse:
@@ -266,11 +276,7 @@ def task_answer(request: HttpRequest, task_id: UUID) -> HttpResponse:
     except PermissionDeniedError as exc:
         return _forbidden(request, exc.message)
     except LookoutError as exc:  # InvalidRequestError (400), TaskStateError (409)
-        message = exc.message[:1].upper() + exc.message[1:] + "."
-        if _is_fetch(request):
-            return JsonResponse({"ok": False, "message": message}, status=exc.http_status)
-        messages.error(request, message)
-        return redirect("task-detail", task_id=task.pk)
+        return _refused(request, task, exc)
     done = "Answer sent: the agent carries on with it."
     if _is_fetch(request):
         return JsonResponse({"ok": True, "message": done, "status": S.RUNNING, "redirect": None})
@@ -292,11 +298,7 @@ def task_control(request: HttpRequest, task_id: UUID, action: str) -> HttpRespon
     except PermissionDeniedError as exc:
         return _forbidden(request, exc.message)
     except LookoutError as exc:  # TaskStateError (409), NotFoundError (404)
-        message = exc.message[:1].upper() + exc.message[1:] + "."
-        if _is_fetch(request):
-            return JsonResponse({"ok": False, "message": message}, status=exc.http_status)
-        messages.error(request, message)
-        return redirect("task-detail", task_id=task.pk)
+        return _refused(request, task, exc)
     target = reverse("task-detail", args=[result.pk])
     if _is_fetch(request):
         return JsonResponse(
@@ -327,11 +329,7 @@ def task_replay(request: HttpRequest, task_id: UUID) -> HttpResponse:
     except PermissionDeniedError as exc:
         return _forbidden(request, exc.message)
     except LookoutError as exc:  # InvalidRequestError: no script, bad payload
-        message = exc.message[:1].upper() + exc.message[1:] + "."
-        if _is_fetch(request):
-            return JsonResponse({"ok": False, "message": message}, status=exc.http_status)
-        messages.error(request, message)
-        return redirect("task-detail", task_id=task.pk)
+        return _refused(request, task, exc)
     done = f"Replaying version {replay.script.version if replay.script else '?'} of the script without the model."
     target = reverse("task-detail", args=[replay.pk])
     if _is_fetch(request):
