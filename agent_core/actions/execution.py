@@ -17,12 +17,12 @@ from agent_core.actions.secret_text import reveal_into
 from agent_core.actions.sliders import set_slider
 from agent_core.actions.targets import (
     ActionFailed,
-    cross_origin_frame,
     failure_on,
     first_line,
     gone,
     resolve,
     still_there,
+    touched_frame,
 )
 from agent_core.actions.uploads import upload_file
 from agent_core.actions.vocabulary import (
@@ -75,7 +75,7 @@ async def execute_action(
     downloads_before = session.downloads_started
     success, error, data, settle = True, None, None, True
     check: Verify | None = None
-    frame = await cross_origin_frame(session, scrape, action)
+    frame = await touched_frame(session, scrape, action)
     since = time.time()
     settle_ms, settled = 0.0, True
     try:

@@ -27,11 +27,10 @@ def first_line(exc: BaseException) -> str:
     return re.sub(r"^\w+\.\w+: ", "", line)
 
 
-async def cross_origin_frame(
-    session: BrowserSession, scrape: ScrapeResult, action: Action
-) -> PlaywrightFrame | None:
-    """The frame of an element inside an out-of-process (cross-origin) iframe, which settling must visit:
-    the main page's event loop says nothing about it. None for everything else (no extra round trip)."""
+async def touched_frame(session: BrowserSession, scrape: ScrapeResult, action: Action) -> PlaywrightFrame | None:
+    """The frame of an element inside an iframe, which settling must visit as well: the main page's watcher
+    sees neither that frame's DOM nor its navigation (a form submitted inside it). None for an element of
+    the top document (no extra round trip)."""
     element = scrape.get(action.element_id) if action.element_id else None
     if element is None or not element.frame_path:
         return None
@@ -40,15 +39,7 @@ async def cross_origin_frame(
         frame = await frame_at(frame, index) if frame is not None else None
     if frame is None or frame.parent_frame is None:
         return None
-    try:
-        same_origin = await frame.parent_frame.evaluate(
-            "i => { const f = document.querySelector(i); try { return !!(f && f.contentDocument); }"
-            " catch (e) { return false; } }",
-            f'[data-lookout-frame="{element.frame_path[-1]}"]',
-        )
-    except PlaywrightError:
-        return None
-    return None if same_origin else frame
+    return frame
 
 
 def gone(element_id: str) -> ActionFailed:

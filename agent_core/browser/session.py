@@ -519,8 +519,9 @@ class BrowserSession:
         finite CSS animations) and the DOM has been quiet for 100 ms after the last change those made; then
         no request started since `since` may still be in flight. A page where nothing happened pays one
         round trip. `since`: when the action began (time.time(), seconds); None after a navigation of our
-        own, when only the network and one turn of the page's task queue are awaited. `frame`: a cross-origin
-        iframe the last action touched, which runs on its own event loop and is watched the same way.
+        own, when only the network and one turn of the page's task queue are awaited. `frame`: an iframe
+        the last action touched, watched the same way (its DOM, its own event loop when cross-origin, and a
+        navigation of its own, which is followed to the next document's load).
         Never raises: a page that keeps busy just uses up the budget.
         """
         loop = asyncio.get_running_loop()
@@ -563,15 +564,9 @@ class BrowserSession:
                 if state and state.get("leaving") and self._requests_started == requests_before:
                     await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms() / 1000))
                     continue
-                if frame is not None:
-                    touched, frame = frame, None
-                    if not touched.is_detached():
-                        # Its navigation ("context destroyed") or detachment only means it moved on.
-                        with contextlib.suppress(PlaywrightError):
-                            touched_state = await settle_in(touched, options(), left_ms() / 1000 + 0.5)
-                            # The frame may be leaving too (its form submitted): wait for that request.
-                            if touched_state and touched_state.get("leaving") and self._requests_started == requests_before:
-                                await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms() / 1000))
+                # Visited on every round, so that a document it went on to is settled as well.
+                if frame is not None and await self._frame_moves_on(frame, options(), requests_before, left_ms()):
+                    continue
             except (TimeoutError, PlaywrightError):
                 # Mostly "execution context was destroyed": a navigation started; go round again.
                 failures += 1
@@ -584,6 +579,26 @@ class BrowserSession:
             # A request ended: the page reads and renders its answer next, so look again from here.
             idle_from = time.time() * 1000
         return settled(False)
+
+    async def _frame_moves_on(
+        self, frame: PlaywrightFrame, options: dict[str, float], requests_before: int, left_ms: float
+    ) -> bool:
+        """Settle an iframe the last action touched; True while it is going to another document (its form
+        submitted, a link followed inside it), so the caller looks again once that document is there."""
+        if frame.is_detached() or left_ms <= 0:
+            return False
+        try:
+            state = await settle_in(frame, options, left_ms / 1000 + 0.5)
+        except PlaywrightError:
+            # Its document was replaced while we asked ("context destroyed"): wait for the next one's load.
+            with contextlib.suppress(PlaywrightError):
+                await frame.wait_for_load_state("load", timeout=left_ms or 1)
+            return not frame.is_detached()
+        if not (state and state.get("leaving")):
+            return False
+        if self._requests_started == requests_before:
+            await self._request_after(requests_before, min(_LEAVING_WAIT_S, left_ms / 1000))
+        return True
 
     async def screenshot(self, *, full_page: bool = False) -> bytes:
         """The viewport (or the whole page) as JPEG (quality from config; None gives PNG).

@@ -191,6 +191,19 @@ async def test_iframe_and_shadow_elements_are_listed_and_usable(site: TestSite, 
     assert "Coupon applied: SPRING24" in after.text
 
 
+async def test_a_form_an_iframe_submits_a_moment_later_is_awaited(site: TestSite, session) -> None:
+    # Inside a same-origin iframe the click starts a timer that submits the form 250 ms later: the main page
+    # is quiet all along, so only settling the touched frame (its timer, then its navigation) sees it.
+    await session.goto(site.url("widgets/slow.html"))
+    result = await scrape(session.page)
+    coupon = by_line(result, "name=coupon")
+    assert (await execute_action(session, result, InputText(element_id=coupon.id, text="AUTUMN9"))).success
+    outcome = await execute_action(session, result, Click(element_id=by_line(result, "Apply coupon").id))
+    assert outcome.success and outcome.settled
+    assert site.last("/widgets/frame-submit")["fields"] == {"coupon": "AUTUMN9"}
+    assert "Coupon applied: AUTUMN9" in (await scrape(session.page)).text
+
+
 async def test_cross_origin_iframe(site: TestSite, session) -> None:
     await session.goto(site.url("tricky/xorigin.html"))
     await session.page.frame_locator("#partner").locator("#coupon").wait_for()
