@@ -51,12 +51,20 @@ class OpenAIClient:
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
-        self._client = openai.AsyncOpenAI(
-            api_key=config.api_key or "unset",
-            base_url=config.base_url,
-            timeout=config.timeout_s,
-            max_retries=config.max_retries,
-        )
+        self._made: openai.AsyncOpenAI | None = None
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """Made at the first call: building one (its TLS context) costs ~60 ms, which a replay that never
+        asks the model does not pay."""
+        if self._made is None:
+            self._made = openai.AsyncOpenAI(
+                api_key=self.config.api_key or "unset",
+                base_url=self.config.base_url,
+                timeout=self.config.timeout_s,
+                max_retries=self.config.max_retries,
+            )
+        return self._made
 
     async def complete_json(
         self,
@@ -141,7 +149,8 @@ class OpenAIClient:
 
     async def close(self) -> None:
         """Close the HTTP connections. Safe to call twice."""
-        await self._client.close()
+        if self._made is not None:
+            await self._made.close()
 
     # ---- internals ----
     async def _complete(self, body: dict[str, Any]) -> tuple[str, str | None, str | None, Usage]:

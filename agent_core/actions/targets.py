@@ -46,6 +46,9 @@ def gone(element_id: str) -> ActionFailed:
     return ActionFailed(f"element {element_id} is no longer on the page", settle=False)
 
 
+_TOKENS_JS = "sel => Array.from(document.querySelectorAll(sel), e => e.ownerDocument.__lookoutToken || '')"
+
+
 async def resolve(
     session: BrowserSession, scrape: ScrapeResult, element_id: str | None
 ) -> tuple[Element, Locator]:
@@ -58,9 +61,14 @@ async def resolve(
         raise ActionFailed(f"unknown element id {element_id}", settle=False)
     locator = locator_for(session.page, element)
     try:
-        tokens: list[str] = await locator.evaluate_all(
-            "els => els.map(e => e.ownerDocument.__lookoutToken || '')"
-        )
+        if not element.frame_path and not element.in_shadow:
+            # One plain evaluate (a locator's evaluate_all costs several round trips through Playwright's
+            # selector engine, ~10 ms an action). One match of this document: the locator itself, which
+            # Playwright's strictness still guards (its CSS also looks into shadow roots).
+            tokens: list[str] = await session.page.evaluate(_TOKENS_JS, element.selector)
+            if len(tokens) == 1 and (not element.doc_token or tokens[0] == element.doc_token):
+                return element, locator
+        tokens = await locator.evaluate_all("els => els.map(e => e.ownerDocument.__lookoutToken || '')")
     except PlaywrightError as exc:
         session.check_page()
         raise gone(element_id) from exc

@@ -516,8 +516,10 @@ class BrowserSession:
 
         Observed, never a fixed sleep: the page's watcher (agent_core/js/watcher.js) waits for the load
         event, then until nothing started since `since` is pending (timers up to 1 s, animation frames, fetch/XHR,
-        finite CSS animations) and the DOM has been quiet for 100 ms after the last change those made; then
-        no request started since `since` may still be in flight. A page where nothing happened pays one
+        finite CSS animations) and the DOM has been quiet for 100 ms after the last change those made (in a
+        document the action led to, building it up to its load event is loading, and 30 ms of quiet after
+        that event will do unless something changes); then no request started since `since` may still be in
+        flight. A page where nothing happened pays one
         round trip. `since`: when the action began (time.time(), seconds); None after a navigation of our
         own, when only the network and one turn of the page's task queue are awaited. `frame`: an iframe
         the last action touched, watched the same way (its DOM, its own event loop when cross-origin, and a

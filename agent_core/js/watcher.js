@@ -22,6 +22,7 @@
   const now = Date.now.bind(Date);
   const TIMER_CAP = 1000; // longer timers (a toast's auto-hide, a poll) are not waited for
   const ANIMATION_CAP = 2000;
+  const AFTER_LOAD = 30; // the quiet window after a new document's load event, ms (the usual one: opts.quiet)
   const KEY_TYPES = new Set(["keydown", "keyup", "keypress"]);
   // What a person's click or tap sets off (a slider's handle answers mousedown, a card pointerdown).
   const CLICK_TYPES = new Set([
@@ -219,13 +220,18 @@
     for (const rec of map.values ? map.values() : map) if (rec.root >= since) n++;
     return n;
   }
-  function lastActivity(since) {
+  function lastActivity(since, after) {
     for (let i = W.activity.length - 1; i >= 0; i--) {
       const [t, root] = W.activity[i];
-      if (t < since) break;
+      if (t < since || t <= after) break;
       if (root >= since) return t;
     }
     return 0;
+  }
+  // When this document's load event ended (wall clock), 0 while it has not.
+  function loadEnded() {
+    const entry = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+    return entry && entry.loadEventEnd > 0 ? performance.timeOrigin + entry.loadEventEnd : 0;
   }
   // Resolve once nothing the action started is pending (timers <= 1 s, first animation frames, fetch/XHR,
   // finite animations) and for `quiet` ms neither has the DOM changed because of it nor was anything
@@ -236,7 +242,8 @@
     const quiet = opts.quiet || 100;
     const start = now();
     const end = start + (opts.budget || 2000);
-    const since = W.started > (opts.since || 0) ? start : opts.since || start;
+    const born = W.started > (opts.since || 0); // a document the action led to
+    const since = born ? start : opts.since || start;
     let idleFrom = opts.idleFrom || 0;
     return new Promise((resolve) => {
       const check = () => {
@@ -251,8 +258,12 @@
         const waiting = busy.loading + busy.timers + busy.frames + busy.requests + busy.animations > 0;
         // What ends something pending (a transition's transitionend, a timer's promise) comes a frame or a
         // task later: once nothing is pending, still give it the quiet window.
-        if (waiting) idleFrom = t;
-        const last = Math.max(lastActivity(since), idleFrom);
+        if (busy.timers + busy.frames + busy.requests + busy.animations > 0 || (busy.loading && !born)) idleFrom = t;
+        // A document the action led to: building it (the parser, its scripts up to the load event) is
+        // loading, not activity; what its load handlers started is pending like anything else, and a shorter
+        // window after the load (AFTER_LOAD ms) catches work they handed to a task (a framework's scheduler).
+        const loaded = born && !busy.loading ? loadEnded() || t : 0;
+        const last = Math.max(lastActivity(since, loaded), idleFrom, loaded ? loaded - (quiet - AFTER_LOAD) : 0);
         const calm = !waiting && (last === 0 || t - last >= quiet);
         if (calm || t >= end) {
           resolve(Object.assign({ quiet: calm, waited: t - start, changed: last > 0 }, busy));

@@ -204,6 +204,17 @@ async def test_a_form_an_iframe_submits_a_moment_later_is_awaited(site: TestSite
     assert "Coupon applied: AUTUMN9" in (await scrape(session.page)).text
 
 
+async def test_what_a_new_page_renders_once_loaded_is_in_the_next_listing(site: TestSite, session) -> None:
+    # The page a click led to renders after its load event: a scheduler's task, then a fetch's answer.
+    await session.goto(site.url("afterload/"))
+    result = await scrape(session.page)
+    outcome = await execute_action(session, result, Click(element_id=by_line(result, "My account").id))
+    assert outcome.success and outcome.navigated and outcome.settled
+    after = await scrape(session.page)
+    assert "Welcome back, Ada" in after.text
+    assert "<button>Track order 1042</button>" in after.listing
+
+
 async def test_cross_origin_iframe(site: TestSite, session) -> None:
     await session.goto(site.url("tricky/xorigin.html"))
     await session.page.frame_locator("#partner").locator("#coupon").wait_for()
