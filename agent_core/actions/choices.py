@@ -10,7 +10,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 
 from agent_core.actions.fields import Verify, read_now
-from agent_core.actions.targets import ActionFailed, failure_on, first_line, frame_scope
+from agent_core.actions.targets import ActionFailed, evaluate_on, failure_on, first_line, frame_scope
 from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 
@@ -68,7 +68,7 @@ async def select_options(
     """Choose `wanted` (a string, or a list for a <select multiple>, whose selection becomes exactly that
     list) in the element's <select>, or in a custom dropdown when it has none."""
     try:
-        found: dict[str, Any] | None = await locator.evaluate(_OPTIONS_JS, timeout=timeout)
+        found: dict[str, Any] | None = await evaluate_on(element, locator, _OPTIONS_JS, timeout=timeout)
     except PlaywrightError as exc:
         raise await failure_on(
             locator, element.id, f"could not read the options of {element.id}: {first_line(exc)}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
-from agent_core.actions.targets import ActionFailed
+from agent_core.actions.targets import ActionFailed, evaluate_on
 from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 from agent_core.secrets import SecretRefused
@@ -24,7 +24,7 @@ async def reveal_into(session: BrowserSession, element: Element, locator: Locato
     if not secrets.has_placeholders(text):
         return text
     try:
-        url = str(await locator.evaluate("el => el.ownerDocument.location.href"))
+        url = str(await evaluate_on(element, locator, "el => el.ownerDocument.location.href"))
     except PlaywrightError:
         url = session.page.url
     input_type = element.input_type if element.tag == "input" else None

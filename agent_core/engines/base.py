@@ -7,6 +7,7 @@ An engine only says how to look at the page (`observe`), ask its model (`ask`) a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import mimetypes
@@ -49,7 +50,7 @@ from agent_core.types import (
 __all__ = ["Engine", "StepTimings"]
 
 Observation = TypeVar("Observation")
-TimedPart = Literal["scrape", "screenshot", "execute", "hooks", "model"]
+TimedPart = Literal["scrape", "screenshot", "execute", "hooks", "model", "overlap"]
 
 
 @dataclass
@@ -61,6 +62,7 @@ class StepTimings:
     execute: float = 0.0
     hooks: float = 0.0
     model: float = 0.0
+    overlap: float = 0.0  # of scrape and screenshot, which ran at the same time: the step's wall time is less
 
     def add(self, part: TimedPart, ms: float) -> None:
         setattr(self, part, getattr(self, part) + ms)
@@ -253,22 +255,34 @@ class Engine(ABC, Generic[Observation]):
         downloads_before = len(self.session.downloads)
         with self._timed("execute"):
             result = await perform()
-        if measure is not None:
-            with self._timed("scrape"):
-                result = await measure(result)
+        # The screenshot is taken while the page is read (one waits on the compositor, the other on the page's
+        # script), so a step pays for the longer of the two, not both.
+        shooting = asyncio.ensure_future(self._timed_screenshot()) if self.action_screenshot(result) else None
+        timings, started = self.timings[-1], time.perf_counter()
+        parts_before = timings.scrape + timings.screenshot
+        try:
+            if measure is not None:
+                with self._timed("scrape"):
+                    result = await measure(result)
+            shot = await shooting if shooting is not None else b""
+        finally:
+            if shooting is not None and not shooting.done():
+                shooting.cancel()
+        wall = (time.perf_counter() - started) * 1000
+        timings.add("overlap", max(0.0, timings.scrape + timings.screenshot - parts_before - wall))
         for path in self.session.downloads[downloads_before:]:
             await self._artifact(
                 step, ArtifactKind.DOWNLOAD, path.read_bytes(), _content_type(path.name), path.name, action_index=index
             )
-        shot = b""
-        if self.action_screenshot(result):
-            with self._timed("screenshot"):
-                shot = await self.session.screenshot()
         with self._timed("hooks"):
             if shot:
                 await self._screenshot_artifact(step, ArtifactKind.SCREENSHOT_ACTION, shot, f"action-{index}", index)
             await self.hooks.action_finished(ActionFinished(step=step, index=index, action=action, result=result))
         return result, shot
+
+    async def _timed_screenshot(self) -> bytes:
+        with self._timed("screenshot"):
+            return await self.session.screenshot()
 
     def action_screenshot(self, result: ActionResult) -> bool:
         """Whether to keep a screenshot of the page after this action (b"" is returned otherwise). Always here."""
