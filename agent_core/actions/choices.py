@@ -101,7 +101,7 @@ async def select_options(
         ) from exc
     picked = [{"label": option["label"], "value": option["value"]} for option in chosen]
     data = {"selected": picked if found["multiple"] else picked[0]}
-    return Verify(data, lambda: _check_chosen(element, locator, picked))
+    return Verify(data, lambda held: _check_chosen(element, locator, picked, held), element, _CHOSEN_JS)
 
 
 def _choice(element: Element, options: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -119,9 +119,9 @@ def _choice(element: Element, options: list[dict[str, Any]], name: str) -> dict[
     return choice
 
 
-async def _check_chosen(element: Element, locator: Locator, picked: list[dict[str, str]]) -> None:
+async def _check_chosen(element: Element, locator: Locator, picked: list[dict[str, str]], read: Any) -> None:
     try:
-        held: list[dict[str, str]] | None = await read_now(element, locator, _CHOSEN_JS)
+        held: list[dict[str, str]] | None = await read_now(element, locator, _CHOSEN_JS, read)
     except PlaywrightError:
         return  # gone or replaced since: nothing left to compare
     if held is None or {o["value"] for o in held} == {o["value"] for o in picked}:

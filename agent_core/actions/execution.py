@@ -12,7 +12,7 @@ from playwright.async_api import Locator, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent_core.actions.choices import select_options
-from agent_core.actions.fields import Verify, input_text, read_now
+from agent_core.actions.fields import UNREAD, Verify, input_text, read_now
 from agent_core.actions.secret_text import reveal_into
 from agent_core.actions.sliders import set_slider
 from agent_core.actions.targets import (
@@ -78,6 +78,7 @@ async def execute_action(
     frame = await touched_frame(session, scrape, action)
     since = time.time()
     settle_ms, settled = 0.0, True
+    read: list[Any] | None = None  # what settling read of the checked element, in a one-item list
     try:
         data = await _perform(session, scrape, action, timeout)
         if isinstance(data, Verify):
@@ -89,8 +90,9 @@ async def execute_action(
             raise session.browser_error(exc, action.action_type) from exc
         success, error = False, f"{action.action_type} failed: {first_line(exc)}"
     if settle:
-        outcome = await session.wait_for_settle(ACTION_SETTLE_MS, frame=frame, since=since)
-        settle_ms, settled = outcome.ms, outcome.quiet
+        probe = check.probe() if check is not None else None
+        outcome = await session.wait_for_settle(ACTION_SETTLE_MS, frame=frame, since=since, probe=probe)
+        settle_ms, settled, read = outcome.ms, outcome.quiet, outcome.read
         saved = await session.wait_for_downloads(since=downloads_before)
         if saved:
             data = {**(data or {}), "downloads": [str(path) for path in saved]}
@@ -105,7 +107,7 @@ async def execute_action(
     if check is not None and success and not navigated:
         # Checked on the settled page: a widget may refuse or rewrite a value a moment after it was set.
         try:
-            await check.check()
+            await check.check(read[0] if read else UNREAD)
         except ActionFailed as exc:
             success, error = False, str(exc)
     return ActionResult(
@@ -253,7 +255,7 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
     first_try = max(500, int(timeout * 0.6))
     try:
         await locator.set_checked(checked, timeout=first_try)
-        return Verify(None, lambda: _check_checked(element, locator, checked))
+        return Verify(None, lambda held: _check_checked(element, locator, checked, held), element, _CHECKED_JS)
     except PlaywrightError as exc:
         if not await still_there(locator):
             raise gone(element.id) from exc
@@ -269,13 +271,15 @@ async def _checkbox(element: Element, locator: Locator, checked: bool, timeout: 
         raise ActionFailed(f"could not {wanted} {element.id}: {reason}") from exc
     if state is not None and state != checked:
         raise ActionFailed(f"could not {wanted} {element.id}: {reason}")
-    return Verify({"fallback": "dom_click"}, lambda: _check_checked(element, locator, checked))
+    return Verify(
+        {"fallback": "dom_click"}, lambda held: _check_checked(element, locator, checked, held), element, _CHECKED_JS
+    )
 
 
-async def _check_checked(element: Element, locator: Locator, checked: bool) -> None:
+async def _check_checked(element: Element, locator: Locator, checked: bool, held: Any) -> None:
     """On the settled page: a box the page unticked again (or ticked) a moment later fails the action."""
     try:
-        state = await read_now(element, locator, _CHECKED_JS)
+        state = await read_now(element, locator, _CHECKED_JS, held)
     except PlaywrightError:
         return  # gone or replaced since: nothing left to compare
     if state is not None and state != checked:

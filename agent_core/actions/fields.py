@@ -20,16 +20,36 @@ from agent_core.actions.targets import ActionFailed, first_line, gone, still_the
 from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 
-__all__ = ["Verify", "input_text", "keys_to_type", "read_now", "text_took"]
+__all__ = ["UNREAD", "Verify", "input_text", "keys_to_type", "read_now", "text_took"]
+
+
+class _Unread:
+    """What a check is given when settling did not read the element for it: it reads it itself."""
+
+
+UNREAD: Any = _Unread()
 
 
 @dataclass(frozen=True)
 class Verify:
     """What a performer did (`data`), and `check`, run once the page settled: it raises ActionFailed, naming
-    what the element holds now, when the page did not take the action."""
+    what the element holds now, when the page did not take the action.
+
+    `check` is given what `reads` (a function of the element, run in the page) returned for `element`:
+    settling runs it at its end, in the same round trip, when the element is in the top document outside
+    shadow roots; otherwise `check` gets UNREAD and reads the element itself (read_now)."""
 
     data: Any
-    check: Callable[[], Awaitable[None]]
+    check: Callable[[Any], Awaitable[None]]
+    element: Element | None = None
+    reads: str = ""
+
+    def probe(self) -> tuple[str, str] | None:
+        """(selector, script) for settling to read the element with, or None when it cannot."""
+        element = self.element
+        if element is None or not self.reads or element.frame_path or element.in_shadow:
+            return None
+        return element.selector, self.reads
 
 
 # Fields whose value is a structured thing (a date, a number, a colour): set, never typed key by key.
@@ -126,7 +146,7 @@ async def input_text(
             # Filling left the caret at the end of the field, which has focus: the keys go on from there.
             await session.page.keyboard.type(tail)
             data = {**(data or {}), "typed_keys": len(tail)}
-        return Verify(data, lambda: _check_holds(element, locator, value, secret=secret))
+        return Verify(data, lambda held: _check_holds(element, locator, value, held, secret=secret), element, _HOLDS_JS)
     except PlaywrightError as exc:
         if not await still_there(locator):
             raise gone(element.id) from exc
@@ -142,7 +162,9 @@ async def input_text(
         await keyboard.type(value)
     except PlaywrightError as exc:
         raise ActionFailed(f"could not type into {element.id}: {reason}") from exc
-    return Verify({"fallback": "typed"}, lambda: _check_holds(element, locator, value, secret=secret))
+    return Verify(
+        {"fallback": "typed"}, lambda held: _check_holds(element, locator, value, held, secret=secret), element, _HOLDS_JS
+    )
 
 
 async def _formatted(element: Element, locator: Locator, text: str) -> tuple[str, dict[str, Any] | None]:
@@ -171,11 +193,13 @@ async def _formatted(element: Element, locator: Locator, text: str) -> tuple[str
     return value, data
 
 
-async def read_now(element: Element, locator: Locator, script: str) -> Any:
+async def read_now(element: Element, locator: Locator, script: str, held: Any = UNREAD) -> Any:
     """`script` run on the element if it is still there (None if not), in one round trip and without waiting
     for it: a check after an action reads the element as it is, or finds it gone. An element of the top
     document outside shadow roots is read with one plain evaluate (a locator's evaluate_all costs several
     round trips through Playwright's selector engine: ~5 ms a step)."""
+    if held is not UNREAD:
+        return held  # settling read it already
     if not element.frame_path and not element.in_shadow:
         return await locator.page.main_frame.evaluate(
             f"sel => {{ const el = document.querySelector(sel); return el ? ({script})(el) : null; }}",
@@ -184,9 +208,9 @@ async def read_now(element: Element, locator: Locator, script: str) -> Any:
     return await locator.evaluate_all(f"els => els.length ? ({script})(els[0]) : null")
 
 
-async def _check_holds(element: Element, locator: Locator, expected: str, *, secret: bool) -> None:
+async def _check_holds(element: Element, locator: Locator, expected: str, held: Any, *, secret: bool) -> None:
     try:
-        held = await read_now(element, locator, _HOLDS_JS)
+        held = await read_now(element, locator, _HOLDS_JS, held)
     except PlaywrightError:
         return  # gone or replaced since (a re-render): nothing left to compare
     if held is None:

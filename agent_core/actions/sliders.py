@@ -118,7 +118,7 @@ async def set_slider(
     reached = (await _state(handle))["value"]
     if not _same(reached, target):
         raise ActionFailed(_missed(element, target, reached, how, step))
-    return Verify({"value": target, "by": how}, lambda: _check_value(element, handle, target))
+    return Verify({"value": target, "by": how}, lambda _held: _check_value(element, handle, target))
 
 
 def _check_step(element: Element, target: float, low: float, high: float, step_attr: str) -> None:

@@ -510,7 +510,12 @@ class BrowserSession:
         return EgressDenied(reason.removeprefix(_DENIED_PREFIX), url=url)
 
     async def wait_for_settle(
-        self, timeout_ms: int = 3000, *, frame: PlaywrightFrame | None = None, since: float | None = None
+        self,
+        timeout_ms: int = 3000,
+        *,
+        frame: PlaywrightFrame | None = None,
+        since: float | None = None,
+        probe: tuple[str, str] | None = None,
     ) -> Settled:
         """Wait until the active page has loaded and is quiet, at most `timeout_ms`; say how it went.
 
@@ -524,6 +529,8 @@ class BrowserSession:
         own, when only the network and one turn of the page's task queue are awaited. `frame`: an iframe
         the last action touched, watched the same way (its DOM, its own event loop when cross-origin, and a
         navigation of its own, which is followed to the next document's load).
+        `probe`: (selector, script) to run on an element of the top document once it is settled, in the same
+        round trip (a check after the action): `Settled.read` holds [its result], or None.
         Never raises: a page that keeps busy just uses up the budget.
         """
         loop = asyncio.get_running_loop()
@@ -538,8 +545,9 @@ class BrowserSession:
         def left_ms() -> float:
             return max(0.0, (deadline - loop.time()) * 1000)
 
-        def settled(quiet: bool) -> Settled:
-            return Settled(ms=(loop.time() - started) * 1000, quiet=quiet)
+        def settled(quiet: bool, state: Any = None) -> Settled:
+            read = state.get("probe") if isinstance(state, dict) else None
+            return Settled(ms=(loop.time() - started) * 1000, quiet=quiet, read=read if isinstance(read, list) else None)
 
         def options() -> dict[str, float]:
             # No `since`: the watcher counts from now, which waits only for the turn (and what is pending).
@@ -560,7 +568,7 @@ class BrowserSession:
                     # A navigation got in the way: the next document's load first (the watcher waits for it
                     # too, but only once it exists).
                     await page.wait_for_load_state("load", timeout=left_ms() or 1)
-                state = await settle_in(page, options(), left_ms() / 1000 + 0.5)
+                state = await settle_in(page, options(), left_ms() / 1000 + 0.5, probe)
                 # A navigation to another document began (a form submitted with Enter) and its request is not
                 # out yet (it leaves later through the egress route and proxy): wait for it, then settle again.
                 if state and state.get("leaving") and self._requests_started == requests_before:
@@ -577,7 +585,7 @@ class BrowserSession:
             if page is not self.page:
                 continue  # a new tab opened meanwhile: settle that one
             if await self._network_quiet(since_mono, left_ms() / 1000):
-                return settled(bool(state and state.get("quiet")))
+                return settled(bool(state and state.get("quiet")), state)
             # A request ended: the page reads and renders its answer next, so look again from here.
             idle_from = time.time() * 1000
         return settled(False)

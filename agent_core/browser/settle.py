@@ -39,9 +39,28 @@ def _install_and_settle_js() -> str:
     return "(opts) => {\n" + watcher_js() + f"\nreturn window.__lookoutWatch.settle(opts).then({_SETTLED});\n}}"
 
 
-async def settle_in(target: Page | PlaywrightFrame, options: dict[str, float], timeout_s: float) -> Any:
-    """Run the watcher's settle in a page or frame, installing the watcher first where it is missing."""
-    state = await asyncio.wait_for(target.evaluate(_SETTLE_JS, options), timeout=timeout_s)
+@functools.lru_cache(maxsize=32)
+def _settle_and_read_js(script: str) -> str:
+    """Settle, then run `script` on the element `opts.probe` selects: what a check after the action reads,
+    in the same round trip. `probe` is [what it returned] (null inside when the element is gone), or null
+    when the script threw."""
+    read = (
+        "let probe = null; try { const el = document.querySelector(opts.probe); "
+        f"probe = [el ? ({script})(el) : null]; }} catch (error) {{}}"
+    )
+    settled = f"state => {{ {_TAKE_LEAVING} {read} return Object.assign(state, {{leaving, probe}}); }}"
+    return f"(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts).then({settled}) : null"
+
+
+async def settle_in(
+    target: Page | PlaywrightFrame, options: dict[str, Any], timeout_s: float, probe: tuple[str, str] | None = None
+) -> Any:
+    """Run the watcher's settle in a page or frame, installing the watcher first where it is missing.
+    `probe`: (selector, script) to read an element with once settled (the state's `probe`)."""
+    if probe is not None:
+        options = {**options, "probe": probe[0]}
+    script = _SETTLE_JS if probe is None else _settle_and_read_js(probe[1])
+    state = await asyncio.wait_for(target.evaluate(script, options), timeout=timeout_s)
     if state is None:
         state = await asyncio.wait_for(target.evaluate(_install_and_settle_js(), options), timeout=timeout_s)
     return state
@@ -53,3 +72,4 @@ class Settled:
 
     ms: float
     quiet: bool
+    read: list[Any] | None = None  # [what the probe read] when settling read an element (see settle_in)

@@ -311,3 +311,19 @@ async def test_page_watcher_keeps_bare_listener_calls_working(site: TestSite, se
     assert await session.page.evaluate("document.body.style.background") == "rgb(255, 255, 255)"
     assert await session.page.evaluate("window.__lookoutWatch.docKeys") is True
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.asyncio(loop_scope="session")
+async def test_settling_reads_the_checked_element_in_the_same_round_trip(site: TestSite, session) -> None:
+    """A check after an action reads its element at the end of settling (Settled.read): [what the script
+    returned], [None] when the element is gone, None when the script threw (the check then reads it itself)."""
+    await session.goto(site.url("replay/"))
+    await session.page.fill("#fn", "Grace Hopper")
+    since = time.time()
+    settled = await session.wait_for_settle(500, since=since, probe=("#fn", "el => el.value"))
+    assert settled.quiet and settled.read == ["Grace Hopper"]
+    gone = await session.wait_for_settle(500, since=since, probe=("#no-such-field", "el => el.value"))
+    assert gone.read == [None]
+    threw = await session.wait_for_settle(500, since=since, probe=("#fn", "el => el.no.such"))
+    assert threw.quiet and threw.read is None
