@@ -28,6 +28,7 @@ from agent_core.browser_egress import EgressGuard, OnBlocked, install_egress_gua
 from agent_core.egress import check_url, parse_url
 from agent_core.egress_proxy import NET_ERROR_HEADER, EgressProxy
 from agent_core.errors import BrowserError, EgressDenied, InvalidTaskError
+from agent_core.scraper import scraper_install_js
 from agent_core.secrets import Secrets
 from agent_core.types import BrowserConfig
 
@@ -264,6 +265,7 @@ class BrowserSession:
                 raise BrowserError(f"could not open a browser context: {first_line(again)}") from again
         context.set_default_timeout(config.action_timeout_ms)
         await context.add_init_script(script=watcher_js())  # how settling knows what the page is busy with
+        await context.add_init_script(script=scraper_install_js())  # a scrape then sends a short call
         context.set_default_navigation_timeout(config.navigation_timeout_ms)
         trace_path: Path | None = None
         if config.trace:

@@ -215,6 +215,14 @@ async def test_what_a_new_page_renders_once_loaded_is_in_the_next_listing(site: 
     assert "<button>Track order 1042</button>" in after.listing
 
 
+async def test_a_page_cannot_replace_the_installed_scraper(site: TestSite, session) -> None:
+    # The scraper is installed in every document before the page's scripts, neither writable nor configurable.
+    await session.goto(site.url("hostile/forged-scraper.html"))
+    result = await scrape(session.page)
+    assert result.title == "Forged scraper" and result.url.endswith("/hostile/forged-scraper.html")
+    assert "<button>Send money</button>" in result.listing
+
+
 async def test_cross_origin_iframe(site: TestSite, session) -> None:
     await session.goto(site.url("tricky/xorigin.html"))
     await session.page.frame_locator("#partner").locator("#coupon").wait_for()
