@@ -130,6 +130,11 @@ class Element:
         return f'[{ID_ATTR}="{self.id}"]'
 
     @property
+    def in_top_document(self) -> bool:
+        """In the page's own document, outside iframes and shadow roots: one plain evaluate reaches it."""
+        return not self.frame_path and not self.in_shadow
+
+    @property
     def name(self) -> str:
         return self.attrs.get("name", "")
 
@@ -383,7 +388,7 @@ async def frame_at(parent: PlaywrightFrame, index: int) -> PlaywrightFrame | Non
     return None
 
 
-async def _frame_at(page: Page, path: list[int]) -> PlaywrightFrame | None:
+async def frame_for_path(page: Page, path: list[int] | tuple[int, ...]) -> PlaywrightFrame | None:
     """The Playwright frame behind a frame path (the scraper numbered each iframe element)."""
     frame: PlaywrightFrame | None = page.main_frame
     for index in path:
@@ -433,7 +438,7 @@ async def scrape(page: Page, *, include_html: bool = True) -> ScrapeResult:
     if pending:
         while pending:
             item = pending.pop(0)
-            frame = await _frame_at(page, item["path"])
+            frame = await frame_for_path(page, item["path"])
             node = _find_frame_node(tree, item["path"])
             if frame is None or node is None:
                 continue

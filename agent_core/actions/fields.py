@@ -16,7 +16,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 
 from agent_core.actions.formats import FORMATS, DateOrder, FormatRefused, normalise_value, order_from_pattern
-from agent_core.actions.targets import ActionFailed, first_line, gone, still_there
+from agent_core.actions.targets import ActionFailed, first_line, gone, read_top, still_there
 from agent_core.browser.session import BrowserSession
 from agent_core.scraper import Element
 
@@ -47,7 +47,7 @@ class Verify:
     def probe(self) -> tuple[str, str] | None:
         """(selector, script) for settling to read the element with, or None when it cannot."""
         element = self.element
-        if element is None or not self.reads or element.frame_path or element.in_shadow:
+        if element is None or not self.reads or not element.in_top_document:
             return None
         return element.selector, self.reads
 
@@ -200,11 +200,9 @@ async def read_now(element: Element, locator: Locator, script: str, held: Any = 
     round trips through Playwright's selector engine: ~5 ms a step)."""
     if held is not UNREAD:
         return held  # settling read it already
-    if not element.frame_path and not element.in_shadow:
-        return await locator.page.main_frame.evaluate(
-            f"sel => {{ const el = document.querySelector(sel); return el ? ({script})(el) : null; }}",
-            element.selector,
-        )
+    if element.in_top_document:
+        found = await read_top(element, locator, script)
+        return found[0] if found else None
     return await locator.evaluate_all(f"els => els.length ? ({script})(els[0]) : null")
 
 

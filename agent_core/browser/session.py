@@ -526,8 +526,7 @@ class BrowserSession:
         finite CSS animations) and the DOM has been quiet for 100 ms after the last change those made (in a
         document the action led to, building it up to its load event is loading, and 30 ms of quiet after
         that event will do unless something changes); then no request started since `since` may still be in
-        flight. A page where nothing happened pays one
-        round trip. `since`: when the action began (time.time(), seconds); None after a navigation of our
+        flight. A page where nothing happened pays one round trip. `since`: when the action began (time.time(), seconds); None after a navigation of our
         own, when only the network and one turn of the page's task queue are awaited. `frame`: an iframe
         the last action touched, watched the same way (its DOM, its own event loop when cross-origin, and a
         navigation of its own, which is followed to the next document's load).

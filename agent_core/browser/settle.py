@@ -30,26 +30,30 @@ def watcher_js() -> str:
 # Both also say (`leaving`) whether a navigation to another document began meanwhile (set by the session's
 # init script; read and cleared here, so settling stays one round trip).
 _TAKE_LEAVING = "const leaving = !!window.__lookoutLeaving; window.__lookoutLeaving = false;"
-_SETTLED = f"state => {{ {_TAKE_LEAVING} return Object.assign(state, {{leaving}}); }}"
-_SETTLE_JS = f"(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts).then({_SETTLED}) : null"
+
+
+@functools.lru_cache(maxsize=32)
+def _settled_js(read: str = "") -> str:
+    """What runs on the watcher's settled state. With `read` (a script of an element): it also runs on the
+    element `opts.probe` selects, which is what a check after the action reads, in the same round trip; the
+    state's `probe` is [what it returned] (null inside when the element is gone), or null when it threw."""
+    if not read:
+        return f"state => {{ {_TAKE_LEAVING} return Object.assign(state, {{leaving}}); }}"
+    probe = (
+        "let probe = null; try { const el = document.querySelector(opts.probe); "
+        f"probe = [el ? ({read})(el) : null]; }} catch (error) {{}}"
+    )
+    return f"state => {{ {_TAKE_LEAVING} {probe} return Object.assign(state, {{leaving, probe}}); }}"
+
+
+@functools.lru_cache(maxsize=32)
+def _settle_js(read: str = "") -> str:
+    return f"(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts).then({_settled_js(read)}) : null"
 
 
 @functools.cache
 def _install_and_settle_js() -> str:
-    return "(opts) => {\n" + watcher_js() + f"\nreturn window.__lookoutWatch.settle(opts).then({_SETTLED});\n}}"
-
-
-@functools.lru_cache(maxsize=32)
-def _settle_and_read_js(script: str) -> str:
-    """Settle, then run `script` on the element `opts.probe` selects: what a check after the action reads,
-    in the same round trip. `probe` is [what it returned] (null inside when the element is gone), or null
-    when the script threw."""
-    read = (
-        "let probe = null; try { const el = document.querySelector(opts.probe); "
-        f"probe = [el ? ({script})(el) : null]; }} catch (error) {{}}"
-    )
-    settled = f"state => {{ {_TAKE_LEAVING} {read} return Object.assign(state, {{leaving, probe}}); }}"
-    return f"(opts) => window.__lookoutWatch ? window.__lookoutWatch.settle(opts).then({settled}) : null"
+    return "(opts) => {\n" + watcher_js() + f"\nreturn window.__lookoutWatch.settle(opts).then({_settled_js()});\n}}"
 
 
 async def settle_in(
@@ -59,7 +63,7 @@ async def settle_in(
     `probe`: (selector, script) to read an element with once settled (the state's `probe`)."""
     if probe is not None:
         options = {**options, "probe": probe[0]}
-    script = _SETTLE_JS if probe is None else _settle_and_read_js(probe[1])
+    script = _settle_js(probe[1] if probe is not None else "")
     state = await asyncio.wait_for(target.evaluate(script, options), timeout=timeout_s)
     if state is None:
         state = await asyncio.wait_for(target.evaluate(_install_and_settle_js(), options), timeout=timeout_s)

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Frame as PlaywrightFrame
 from playwright.async_api import Page
 
-from agent_core.scraper import Element, ScrapeResult, frame_at, locator_for
+from agent_core.scraper import Element, ScrapeResult, frame_for_path, locator_for
 
 # How much one locator pointing at a single element counts. A CSS path alone (the same place in the page)
 # is not enough to act on: it takes a locator that says what the element is.
@@ -127,7 +126,7 @@ async def capture(page: Page, element: Element) -> tuple[dict[str, Any], str]:
     the live element (left out if it is gone)."""
     locators = from_element(element)
     live = None
-    frame = await _frame(page, list(element.frame_path))
+    frame = await frame_for_path(page, list(element.frame_path))
     try:
         if frame is not None:  # one round trip; an element in a shadow root needs its locator
             live = await frame.evaluate(f"(a) => ({locators_js()})(a, null)", ["capture", element.id])
@@ -167,13 +166,6 @@ def _test_attr(attrs: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-async def _frame(page: Page, path: list[int]) -> PlaywrightFrame | None:
-    frame: PlaywrightFrame | None = page.main_frame
-    for index in path:
-        frame = await frame_at(frame, index) if frame is not None else None
-    return frame
-
-
 async def resolve(page: Page, scrape: ScrapeResult, target: dict[str, Any], listing_line: str = "") -> Resolution:
     """Find the element `target` (captured locators) names among the listed elements of `scrape`."""
     path = list(target.get("frame_path") or [])
@@ -206,7 +198,7 @@ async def resolve(page: Page, scrape: ScrapeResult, target: dict[str, Any], list
         matches["listing"] = [e.id for e in elements if listing_key(e.to_line()) == listing_line]
     testid = _test_attr(attrs)
     if target.get("css") or testid:
-        frame = await _frame(page, path)
+        frame = await frame_for_path(page, path)
         found: dict[str, list[str]] = {}
         if frame is not None:
             try:

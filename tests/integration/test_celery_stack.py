@@ -21,6 +21,7 @@ from tasks_app.models import Action, Artifact, Step, Task, TaskEvent
 from tests.fakes.openai_server import reply_json
 from tests.integration.processes import celery_worker, daphne, free_port, running, service_env
 from tests.scripting import act, element_id, step
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -56,13 +57,6 @@ def stack_env(postgres, redis_url, settings, fake_openai, tmp_path):
     )
     yield {"env": env, "queue": queue, "logs": tmp_path}
     app.conf.task_always_eager = eager
-
-
-def wait_until(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)
 
 
 def session_cookie(user) -> str:

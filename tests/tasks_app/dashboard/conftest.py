@@ -420,3 +420,12 @@ class ScriptedRun:
 @pytest.fixture
 def scripted_run(asgi_server: AsgiLiveServer, live_task: Task) -> ScriptedRun:
     return ScriptedRun(asgi_server, live_task)
+
+
+@pytest.fixture
+def model(settings, fake_openai):
+    """The fake OpenAI server as the dashboard's model, runs in process on the live server's loop."""
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "test", fake_openai.base_url
+    settings.LOOKOUT_RUNNER = "inprocess"
+    settings.LOOKOUT_HEARTBEAT_SECONDS = 0.5
+    return fake_openai

@@ -17,14 +17,6 @@ from tests.scripting import act, element_id, page_url, step
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def model(settings, fake_openai):
-    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "test", fake_openai.base_url
-    settings.LOOKOUT_RUNNER = "inprocess"
-    settings.LOOKOUT_HEARTBEAT_SECONDS = 0.5
-    return fake_openai
-
-
 def create_through_form(page, url, goal, engine="dom"):
     page.goto("/tasks/new/")
     page.get_by_label("Start URL").fill(url)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -15,23 +14,9 @@ from agent_core.types import ActionFinished, ActionResult, ActionStarted, Script
 from tasks_app import services
 from tasks_app.models import Script, Step, Task
 from tests.tasks_app.recorded import ADA, DOCUMENT, GRACE, apply_with_payload
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def model(settings, fake_openai):
-    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "test", fake_openai.base_url
-    settings.LOOKOUT_RUNNER = "inprocess"
-    settings.LOOKOUT_HEARTBEAT_SECONDS = 0.5
-    return fake_openai
-
-
-def wait_until(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached in time"
-        time.sleep(0.05)
 
 
 def test_run_again_without_the_model(asgi_server, logged_in_page, operator, org, model, site):
@@ -41,7 +26,7 @@ def test_run_again_without_the_model(asgi_server, logged_in_page, operator, org,
         services.create_task, organization=org, created_by=operator, url=site.url("/job/"),
         navigation_goal="Apply for the job", navigation_payload=ADA,
     )
-    wait_until(lambda: Task.objects.get(pk=source.pk).is_final, what="the recorded run's end")
+    wait_until(lambda: Task.objects.get(pk=source.pk).is_final, 30.0, "the recorded run's end not reached in time")
     assert Task.objects.get(pk=source.pk).status == "completed"
     assert Script.objects.filter(lineage=source).exists()
     calls = len(model.requests)

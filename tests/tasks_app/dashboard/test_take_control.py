@@ -6,7 +6,6 @@ the agent's question on the task page."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -15,17 +14,10 @@ from tasks_app.models import Task
 from tests.factories import MembershipFactory
 from tests.scripting import act, page_url, step
 from tests.tasks_app.dashboard.test_end_to_end import create_through_form
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 AGENT_VIEWPORT = {"width": 1280, "height": 800}  # BrowserConfig's default: the agent's page size
-
-
-@pytest.fixture
-def model(settings, fake_openai):
-    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "test", fake_openai.base_url
-    settings.LOOKOUT_RUNNER = "inprocess"
-    settings.LOOKOUT_HEARTBEAT_SECONDS = 0.5
-    return fake_openai
 
 
 def fractions_of(playwright_browser, url, selectors):
@@ -48,13 +40,6 @@ def fractions_of(playwright_browser, url, selectors):
 def click_live_view(page, fraction):
     box = page.locator("#live-view").bounding_box()
     page.mouse.click(box["x"] + fraction[0] * box["width"], box["y"] + fraction[1] * box["height"])
-
-
-def wait_until(condition, timeout=15.0, message="condition not reached"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.05)
 
 
 def test_operator_takes_control_types_clicks_and_hands_back(
@@ -94,7 +79,7 @@ def test_operator_takes_control_types_clicks_and_hands_back(
     click_live_view(page, spots["#password"])
     page.keyboard.type("lovelace")
     click_live_view(page, spots["button[type=submit]"])
-    wait_until(lambda: site.posts("/login/session"), message="the site never got the sign-in form")
+    wait_until(lambda: site.posts("/login/session"), 15.0, "the site never got the sign-in form")
     assert site.last("/login/session")["fields"] == {"username": "ada", "password": "lovelace"}
     asked_before = len(model.requests)
     timeline = page.locator("#timeline")
