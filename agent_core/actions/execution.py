@@ -162,12 +162,7 @@ async def _perform(session: BrowserSession, scrape: ScrapeResult, action: Action
 async def _click(element: Element, locator: Locator, timeout: int) -> Any:
     first_try = max(500, int(timeout * 0.6))
     try:
-        # no_wait_after: Playwright would otherwise wait, inside this timeout, for a navigation the click
-        # started to commit; a slow form post then timed the click out after it had landed, and it was
-        # retried below as a DOM click (a second submission) or, the button gone with the old page,
-        # reported as "no longer on the page". A timeout now means the click was not done; execute_action
-        # settles afterwards and follows the navigation there.
-        await locator.click(timeout=first_try, no_wait_after=True)
+        await locator.click(timeout=first_try)
         return None
     except PlaywrightError as exc:
         if not await still_there(locator):

@@ -233,23 +233,6 @@ class TestExecuteAction:
         assert posted["fields"] == {"cover_letter": "I like engines."}
         assert "Your application has been received." in (await scrape(session.page)).text
 
-    async def test_a_click_whose_navigation_is_slow_is_done_once(
-        self, site: TestSite, session: BrowserSession
-    ) -> None:
-        """The answer takes longer than the click's timeout: the click still counts as done, once (no
-        second submission by the DOM-click fallback, no "no longer on the page")."""
-        await session.goto(site.url("table/"))
-        await session.page.evaluate(
-            """() => { document.body.innerHTML =
-                '<form action="/slow"><input type="hidden" name="seconds" value="4"><button>Go</button></form>'; }"""
-        )
-        page = await scrape(session.page)
-        sent: list[str] = []
-        session.page.on("request", lambda request: sent.append(request.url) if "/slow" in request.url else None)
-        result = await execute_action(session, page, Click(element_id=find(page, "<button").id))
-        assert result.success and result.data is None, (result.error, result.data)
-        assert len(sent) == 1, sent
-
     async def test_upload_from_a_url(self, site: TestSite, session: BrowserSession) -> None:
         await session.goto(site.url("job/documents.html"))
         page = await scrape(session.page)
